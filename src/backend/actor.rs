@@ -1,0 +1,239 @@
+//! One actor per backend: it owns the connection, lists the tools, follows
+//! `tools/list_changed`, restarts a crashed backend with backoff, and on shutdown takes
+//! down the backend's whole process group.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rmcp::service::ClientCacheConfig;
+use rmcp::{Peer, RoleClient};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::call::BackendHandle;
+use super::client::{ActorCommand, BackendClient, ProgressRoutes};
+use super::connect::{self, ConnectError, StderrTail};
+use crate::config::BackendConfig;
+use crate::registry::{Registry, ServerState, normalize_tool};
+
+/// Consecutive failed starts after which the actor gives up.
+const MAX_RESTARTS: u32 = 5;
+
+pub(crate) struct Actor {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: BackendConfig,
+    pub(crate) registry: Arc<Registry>,
+    /// Told the name of the backend whenever its tools or state change.
+    pub(crate) changes: mpsc::UnboundedSender<String>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// How one connection ended.
+enum Ended {
+    Shutdown,
+    /// It failed; `ready` says whether it had served before failing.
+    Failed { ready: bool, permanent: bool },
+}
+
+impl Actor {
+    pub(crate) async fn run(self) {
+        let mut failures = 0;
+        loop {
+            match self.run_once().await {
+                Ended::Shutdown => return,
+                Ended::Failed { permanent: true, .. } => return,
+                Ended::Failed { ready, .. } => {
+                    failures = if ready { 1 } else { failures + 1 };
+                    if failures > MAX_RESTARTS {
+                        self.note_failure(&format!("gave up after {MAX_RESTARTS} restarts"));
+                        return;
+                    }
+                    let backoff = Duration::from_secs(1 << (failures - 1).min(5));
+                    tracing::warn!(backend = %self.name, "restarting in {backoff:?}");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.shutdown.cancelled() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run_once(&self) -> Ended {
+        let started = Instant::now();
+        let stderr = StderrTail::default();
+        let progress = ProgressRoutes::default();
+        let (mailbox, mut commands) = mpsc::channel(4);
+        let client = BackendClient {
+            name: self.name.clone(),
+            progress: progress.clone(),
+            mailbox,
+        };
+
+        let opened = match connect::open(&self.name, &self.config, &stderr) {
+            Ok(opened) => opened,
+            Err(e) => return self.fail(&e, false),
+        };
+        let group = opened.process_group();
+        let connection = self.shutdown.child_token();
+        let handshake = connect::handshake(opened, client, &stderr, connection.clone());
+        let service = tokio::select! {
+            r = tokio::time::timeout(self.config.start_timeout, handshake) => match r {
+                Ok(Ok(service)) => service,
+                Ok(Err(e)) => {
+                    kill_group(group);
+                    return self.fail(&e, false);
+                }
+                Err(_) => {
+                    kill_group(group);
+                    let e = ConnectError::Initialize(format!(
+                        "no answer to initialize within {:?}",
+                        self.config.start_timeout
+                    ));
+                    return self.fail(&e, false);
+                }
+            },
+            () = self.shutdown.cancelled() => {
+                kill_group(group);
+                return Ended::Shutdown;
+            }
+        };
+        // The peer's list cache could hand back a stale list after a backend error; the
+        // registry is our cache.
+        service
+            .peer()
+            .set_response_cache_config(ClientCacheConfig::disabled())
+            .await;
+        let peer = service.peer().clone();
+        let handle = BackendHandle {
+            name: self.name.clone(),
+            peer: peer.clone(),
+            progress,
+            timeout: self.config.timeout,
+            stderr: stderr.clone(),
+        };
+        if let Err(e) = self.refresh_tools(&peer).await {
+            connection.cancel();
+            kill_group(group);
+            return self.fail(&ConnectError::Initialize(e), false);
+        }
+        let startup = started.elapsed();
+        tracing::info!(backend = %self.name, "ready in {startup:?}");
+        self.registry.update(&self.name, |e| {
+            e.state = ServerState::Ready;
+            e.handle = Some(handle);
+            e.startup = Some(startup);
+            e.last_error = None;
+        });
+        self.changed();
+
+        let closed = service.waiting();
+        tokio::pin!(closed);
+        loop {
+            tokio::select! {
+                _ = &mut closed => {
+                    kill_group(group);
+                    let detail = stderr.summary().map(|t| format!("; stderr: {t}")).unwrap_or_default();
+                    let e = ConnectError::Initialize(format!("connection closed (process exited?){detail}"));
+                    return self.fail(&e, true);
+                }
+                Some(ActorCommand::RefreshTools) = commands.recv() => {
+                    match self.refresh_tools(&peer).await {
+                        Ok(()) => self.changed(),
+                        Err(e) => tracing::warn!(backend = %self.name, "re-listing tools failed: {e}"),
+                    }
+                }
+                () = self.shutdown.cancelled() => {
+                    stop(connection, group, closed).await;
+                    return Ended::Shutdown;
+                }
+            }
+        }
+    }
+
+    async fn refresh_tools(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
+        let listed = tokio::time::timeout(self.config.timeout, peer.list_all_tools())
+            .await
+            .map_err(|_| format!("tools/list not answered within {:?}", self.config.timeout))?
+            .map_err(|e| format!("tools/list failed: {e}"))?;
+        let tools: Arc<[_]> = listed.into_iter().map(normalize_tool).collect();
+        tracing::debug!(backend = %self.name, "{} tools", tools.len());
+        self.registry.update(&self.name, |e| e.tools = tools);
+        Ok(())
+    }
+
+    fn fail(&self, error: &ConnectError, ready: bool) -> Ended {
+        self.note_failure(&error.to_string());
+        Ended::Failed {
+            ready,
+            permanent: error.is_permanent(),
+        }
+    }
+
+    fn note_failure(&self, error: &str) {
+        tracing::warn!(backend = %self.name, "failed: {error}");
+        self.registry.update(&self.name, |e| {
+            e.state = ServerState::Failed;
+            e.handle = None;
+            e.tools = Arc::from(Vec::new());
+            e.last_error = Some(error.to_owned());
+        });
+        self.changed();
+    }
+
+    fn changed(&self) {
+        let _ = self.changes.send(self.name.to_string());
+    }
+}
+
+/// Close the connection the way the MCP spec asks (stdin closed, then SIGTERM, then
+/// SIGKILL), but on a short clock: the client that closed our stdin is waiting for us.
+async fn stop(connection: CancellationToken, group: Option<u32>, closed: impl Future) {
+    connection.cancel();
+    let escalate = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        signal_group(group, Signal::Term);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        signal_group(group, Signal::Kill);
+        std::future::pending::<()>().await;
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(1300), async {
+        tokio::select! {
+            _ = closed => {}
+            () = escalate => {}
+        }
+    })
+    .await;
+    // The leader may be gone while a grandchild (npx → node) lives on in its group.
+    kill_group(group);
+}
+
+fn kill_group(group: Option<u32>) {
+    signal_group(group, Signal::Kill);
+}
+
+enum Signal {
+    Term,
+    Kill,
+}
+
+#[cfg(unix)]
+fn signal_group(group: Option<u32>, signal: Signal) {
+    use nix::sys::signal::{Signal as S, killpg};
+    use nix::unistd::Pid;
+    let Some(pgid) = group.and_then(|g| i32::try_from(g).ok()) else {
+        return;
+    };
+    let sig = match signal {
+        Signal::Term => S::SIGTERM,
+        Signal::Kill => S::SIGKILL,
+    };
+    // ESRCH (the group is already gone) is the expected, happy outcome.
+    let _ = killpg(Pid::from_raw(pgid), sig);
+}
+
+#[cfg(not(unix))]
+fn signal_group(_group: Option<u32>, _signal: Signal) {
+    // Windows: process-wrap's KillOnDrop ends the child when its transport drops.
+}

@@ -1,0 +1,83 @@
+//! Backends: one actor per configured MCP server (stdio child or Streamable HTTP), and the
+//! supervisor that starts them in the background and stops them all on shutdown.
+//!
+//! This is the only module that spawns processes or opens MCP client connections.
+
+mod actor;
+mod call;
+mod client;
+mod connect;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use call::{BackendHandle, CallError, Caller};
+
+use crate::config::{BackendConfig, Config, Transport};
+use crate::registry::{Registry, ServerEntry, ServerState, TransportKind};
+
+/// Owns every backend actor.
+pub struct Supervisor {
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Supervisor {
+    /// Register every backend as `starting` (or `disabled`) and start the enabled ones in
+    /// the background; returns at once. `changes` hears the name of each backend whose
+    /// state or tools change.
+    pub fn start(
+        config: &Config,
+        registry: &Arc<Registry>,
+        changes: mpsc::UnboundedSender<String>,
+        shutdown: &CancellationToken,
+    ) -> Supervisor {
+        let tasks = TaskTracker::new();
+        let shutdown = shutdown.child_token();
+        for backend in config.backends.values() {
+            let mut entry = ServerEntry::new(
+                &backend.name,
+                backend.description.clone(),
+                transport_kind(backend),
+            );
+            if !backend.enabled {
+                entry.state = ServerState::Disabled;
+                registry.put(entry);
+                continue;
+            }
+            registry.put(entry);
+            let actor = actor::Actor {
+                name: Arc::from(backend.name.as_str()),
+                config: backend.clone(),
+                registry: Arc::clone(registry),
+                changes: changes.clone(),
+                shutdown: shutdown.clone(),
+            };
+            tasks.spawn(actor.run());
+        }
+        tasks.close();
+        Supervisor { tasks, shutdown }
+    }
+
+    /// Stop every backend and wait (bounded) until each has been taken down.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        if tokio::time::timeout(Duration::from_secs(3), self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some backends did not stop in time");
+        }
+    }
+}
+
+fn transport_kind(backend: &BackendConfig) -> TransportKind {
+    match backend.transport {
+        Transport::Stdio { .. } => TransportKind::Stdio,
+        Transport::Http { .. } => TransportKind::Http,
+    }
+}

@@ -1,0 +1,199 @@
+//! `mcp-gateway search` and `mcp-gateway call`: the gateway's engine for a person at a
+//! terminal. Starts the backends, waits for them with a progress line, prints the result.
+#![allow(clippy::print_stdout)] // these commands print their results for a person
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::engine::Engine;
+use crate::backend::Caller;
+use crate::config::Config;
+use crate::gateway::Outcome;
+use crate::gateway::meta::MetaTool;
+use crate::registry::{ServerState, Snapshot};
+
+/// How long the terminal commands wait for backends to start.
+const START_LIMIT: Duration = Duration::from_secs(120);
+
+pub(super) async fn search(
+    config: Config,
+    query: &str,
+    limit: usize,
+    server: Option<String>,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let engine = Engine::start(&config)?;
+    let registry = engine.gateway.registry().clone();
+    registry.wait_all_settled(START_LIMIT, progress_line).await;
+    finish_progress_line();
+    // Index synchronously: the terminal run has no change follower.
+    let snap = registry.snapshot();
+    for (name, entry) in &snap.servers {
+        let docs: Vec<_> = entry
+            .tools
+            .iter()
+            .map(|t| crate::gateway::tool_doc(name, t))
+            .collect();
+        engine.index.replace_server(name, &docs)?;
+    }
+    let mut args = json!({ "query": query, "limit": limit });
+    if let Some(server) = server {
+        args["server"] = json!(server);
+    }
+    let outcome = engine
+        .gateway
+        .call_meta(MetaTool::SearchTools, as_object(args), no_caller())
+        .await;
+    engine.stop().await;
+    let value = match outcome {
+        Outcome::Structured(value) => value,
+        Outcome::Failed(message) => bail!(message),
+        Outcome::Backend(_) => bail!("unexpected backend result from search"),
+    };
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let matches = value["matches"].as_array().cloned().unwrap_or_default();
+    if matches.is_empty() {
+        println!("no tools match `{query}`");
+    }
+    for m in &matches {
+        println!(
+            "{:>7.3}  {}/{}\n         {}",
+            m["score"].as_f64().unwrap_or(0.0),
+            m["server"].as_str().unwrap_or(""),
+            m["tool"].as_str().unwrap_or(""),
+            m["description"].as_str().unwrap_or("")
+        );
+    }
+    report_unready(&snap);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn call(
+    config: Config,
+    server: &str,
+    tool: &str,
+    arguments: &str,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let arguments: Value =
+        serde_json::from_str(arguments).context("ARGUMENTS must be a JSON object")?;
+    let Some(arguments) = as_object(arguments) else {
+        bail!("ARGUMENTS must be a JSON object");
+    };
+    let engine = Engine::start(&config)?;
+    let registry = engine.gateway.registry().clone();
+    // Only the named server matters; a progress line while it starts.
+    let waiting = registry.wait_settled(server, START_LIMIT);
+    tokio::pin!(waiting);
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = &mut waiting => break,
+            _ = ticker.tick() => progress_line(&registry.snapshot()),
+        }
+    }
+    finish_progress_line();
+    let outcome = engine
+        .gateway
+        .invoke(server, tool, arguments, no_caller())
+        .await;
+    engine.stop().await;
+    let result = match outcome {
+        Outcome::Backend(result) => result,
+        Outcome::Failed(message) => bail!(message),
+        Outcome::Structured(value) => CallToolResult::structured(value),
+    };
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print_result(&result);
+    }
+    Ok(if result.is_error == Some(true) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_result(result: &CallToolResult) {
+    for block in &result.content {
+        match block {
+            ContentBlock::Text(t) => println!("{}", t.text),
+            ContentBlock::Image(i) => {
+                println!("[image {}, {} bytes base64]", i.mime_type, i.data.len());
+            }
+            ContentBlock::Audio(a) => {
+                println!("[audio {}, {} bytes base64]", a.mime_type, a.data.len());
+            }
+            other => println!("{}", serde_json::to_string_pretty(other).unwrap_or_default()),
+        }
+    }
+    if let Some(structured) = &result.structured_content
+        && result.content.is_empty()
+    {
+        println!("{}", serde_json::to_string_pretty(structured).unwrap_or_default());
+    }
+}
+
+fn no_caller() -> Caller {
+    Caller {
+        peer: None,
+        progress_token: None,
+        cancelled: CancellationToken::new(),
+    }
+}
+
+fn as_object(value: Value) -> Option<JsonObject> {
+    match value {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+fn counts(snap: &Snapshot) -> (usize, usize, usize) {
+    let count = |state| snap.servers.values().filter(|s| s.state == state).count();
+    (
+        count(ServerState::Ready),
+        count(ServerState::Failed),
+        count(ServerState::Starting),
+    )
+}
+
+/// One updating status line on stderr, only when a person is watching.
+fn progress_line(snap: &Snapshot) {
+    if !std::io::stderr().is_terminal() || snap.servers.is_empty() {
+        return;
+    }
+    let (ready, failed, starting) = counts(snap);
+    eprint!("\r\x1b[2Kbackends: {ready} ready, {failed} failed, {starting} starting");
+    let _ = std::io::stderr().flush();
+}
+
+fn finish_progress_line() {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+}
+
+fn report_unready(snap: &Snapshot) {
+    for s in snap.servers.values() {
+        match s.state {
+            ServerState::Failed => eprintln!(
+                "note: backend `{}` failed: {}",
+                s.name,
+                s.last_error.as_deref().unwrap_or("unknown error")
+            ),
+            ServerState::Starting => eprintln!("note: backend `{}` is still starting", s.name),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! `gateway.yaml`: discovery, parsing, validation, `${VAR}` expansion → an immutable [`Config`].
+//!
+//! Config is a value: [`Config::load`] builds one, a reload builds another, and the supervisor
+//! compares the two (hence `PartialEq`). A `gateway.yaml` written for the original
+//! mcp-gateway loads too: its single-string `command`, `http_url` and
+//! `meta_mcp.surfaced_tools` are understood, its features we lack are accepted with a
+//! warning, and anything else unknown is an error with file, line, column and a suggestion.
+//!
+//! Loading goes text → `Value` (YAML syntax errors) → key check (`keys`) → raw serde types
+//! (`raw`, type errors with positions) → validated types (`backend`). Positions for checks
+//! that run after serde come from `locate`.
+//!
+//! ```yaml
+//! mode: meta                 # or flat
+//! backends:
+//!   fs:
+//!     command: npx
+//!     args: ["-y", "@modelcontextprotocol/server-filesystem", "${HOME}/src"]
+//!     env: { API_KEY: "${MY_KEY}" }
+//!     timeout: 30s
+//!   remote:
+//!     url: https://example.com/mcp
+//!     headers: { Authorization: "Bearer ${TOKEN}" }
+//! surfaced_tools:
+//!   - { server: fs, tool: read_text_file }
+//! ```
+
+mod backend;
+mod child_env;
+mod discover;
+mod duration;
+mod error;
+mod expand;
+mod keys;
+mod locate;
+mod raw;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use backend::MAX_BACKEND_NAME;
+pub use child_env::child_env;
+pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, user_config_path};
+pub use duration::parse_duration;
+pub use error::{ConfigError, Location, UnknownKey};
+
+use locate::{Doc, Seg, Target};
+
+/// Per-call timeout when a backend sets none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `initialize` may take when a backend sets no `start_timeout`: a cold `npx -y` or
+/// `uvx` first downloads the server, which can take well over a minute.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A loaded, validated config. `Config::default()` is what runs when no file is found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The file it came from (absolute); `None` for the built-in defaults.
+    pub source: Option<PathBuf>,
+    pub mode: Mode,
+    /// Sorted by name.
+    pub backends: BTreeMap<String, BackendConfig>,
+    /// Backend tools pinned into the meta surface, in file order, without duplicates.
+    pub surfaced_tools: Vec<SurfacedTool>,
+    /// The `capabilities:` section, uninterpreted; the capability module owns its meaning.
+    pub capabilities: Option<serde_yaml_ng::Value>,
+    /// Things the user should hear about that do not stop loading (ignored keys of the
+    /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
+    pub warnings: Vec<String>,
+}
+
+/// What the client's `tools/list` shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A few meta-tools; backend tools are found through search.
+    #[default]
+    Meta,
+    /// Every backend tool directly, as `<server>__<tool>`.
+    Flat,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Meta => "meta",
+            Mode::Flat => "flat",
+        })
+    }
+}
+
+/// A backend tool listed directly in the meta surface.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SurfacedTool {
+    pub server: String,
+    pub tool: String,
+}
+
+/// One backend, validated, with every `${VAR}` already expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendConfig {
+    pub name: String,
+    pub description: Option<String>,
+    /// `false` when the file says so, or when an unset variable left it unable to start.
+    pub enabled: bool,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// How long `initialize` may take.
+    pub start_timeout: Duration,
+    pub transport: Transport,
+    /// MCP protocol version to offer in `initialize` instead of the default.
+    pub protocol_version: Option<String>,
+    /// Every variable this backend's strings reference (for `doctor`).
+    pub referenced_vars: BTreeSet<String>,
+    /// Referenced without a default and unset at load time; each expanded to "".
+    pub unset_vars: BTreeSet<String>,
+}
+
+/// How a backend is reached. A closed set: every transport the gateway speaks.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// A local process speaking MCP over stdin/stdout.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        /// The backend's own `env:`; see [`BackendConfig::child_env`] for the full set.
+        env: BTreeMap<String, String>,
+        /// Absolute when given relative in the file (resolved against the file's directory).
+        cwd: Option<PathBuf>,
+        /// Pass the gateway's whole environment instead of the safe allow-list.
+        inherit_env: bool,
+    },
+    /// A remote server speaking Streamable HTTP.
+    Http {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+}
+
+impl Transport {
+    /// `"stdio"` or `"http"`, for listings.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Transport::Stdio { .. } => "stdio",
+            Transport::Http { .. } => "http",
+        }
+    }
+}
+
+/// Env and header values are often credentials, and `Debug` output ends up in logs, so only
+/// their names are shown.
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+                inherit_env,
+            } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("env", &env.keys().collect::<Vec<_>>())
+                .field("cwd", cwd)
+                .field("inherit_env", inherit_env)
+                .finish(),
+            Transport::Http { url, headers } => f
+                .debug_struct("Http")
+                .field("url", url)
+                .field("headers", &headers.keys().collect::<Vec<_>>())
+                .finish(),
+        }
+    }
+}
+
+impl BackendConfig {
+    /// The complete environment to start this backend's process with (start from an empty
+    /// environment): the safe allow-list, or everything with `inherit_env`, plus its `env:`.
+    /// `None` for HTTP backends. See [`child_env`].
+    pub fn child_env(&self) -> Option<Vec<(String, String)>> {
+        match &self.transport {
+            Transport::Stdio {
+                env, inherit_env, ..
+            } => Some(child_env(env, *inherit_env)),
+            Transport::Http { .. } => None,
+        }
+    }
+}
+
+impl Config {
+    /// Finds the config file ([`discover`]) and loads it. No file anywhere is not an error:
+    /// the built-in defaults are returned, with `source: None`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NotFound`] when `explicit` or `$MCP_GATEWAY_CONFIG` names a missing
+    /// file, [`ConfigError::Read`] when the file cannot be read, and anything
+    /// [`Config::from_yaml`] reports.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let found = discover::find(explicit);
+        let Some(found) = found else {
+            tracing::debug!("no config file found; using built-in defaults");
+            return Ok(Config::default());
+        };
+        let text = match std::fs::read_to_string(&found.path) {
+            Ok(text) => text,
+            Err(e) if found.named && e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::NotFound { path: found.path });
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: found.path,
+                    source,
+                });
+            }
+        };
+        tracing::debug!(path = %found.path.display(), "loading config");
+        Config::from_yaml(&text, &found.path)
+    }
+
+    /// Parses, validates and expands `text`. `source` names the file in errors and anchors
+    /// relative paths; variables come from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Syntax`] for text that is not YAML, [`ConfigError::UnknownKey`] for a
+    /// key that is neither ours nor the original mcp-gateway's, [`ConfigError::Invalid`] for
+    /// wrong types and values that fail validation. All carry the file, line and column.
+    pub fn from_yaml(text: &str, source: &Path) -> Result<Config, ConfigError> {
+        Config::from_yaml_with_env(text, source, &expand::process_env)
+    }
+
+    /// [`Config::from_yaml`] reading `${VAR}` values from `env` instead of the process
+    /// environment: for tests (setting process variables is `unsafe` in edition 2024) and
+    /// for checking a config against another environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_yaml`].
+    pub fn from_yaml_with_env(
+        text: &str,
+        source: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+        let doc = Doc { text, file: &file };
+        let root: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(&file, &e, true))?;
+        let mut config = Config {
+            source: Some(file.clone()),
+            ..Config::default()
+        };
+        // An empty file, or one with only comments, is an empty config.
+        if root.is_null() {
+            return Ok(config);
+        }
+        keys::check(doc, &root, &mut config.warnings)?;
+        let raw: raw::RawConfig =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(&file, &e, false))?;
+
+        config.mode = raw.mode.unwrap_or_default();
+        config.capabilities = raw.capabilities;
+        let surfaced = raw
+            .surfaced_tools
+            .into_iter()
+            .flatten()
+            .map(|t| (t, vec![Seg::key("surfaced_tools")]))
+            .chain(
+                raw.meta_mcp
+                    .and_then(|m| m.surfaced_tools)
+                    .into_iter()
+                    .flatten()
+                    .map(|t| (t, vec![Seg::key("meta_mcp"), Seg::key("surfaced_tools")])),
+            );
+        for (tool, path) in surfaced {
+            if tool.server.trim().is_empty() || tool.tool.trim().is_empty() {
+                return Err(doc.invalid(
+                    &path,
+                    Target::Key,
+                    "every `surfaced_tools` entry needs a non-empty `server` and `tool`".into(),
+                ));
+            }
+            let tool = SurfacedTool {
+                server: tool.server,
+                tool: tool.tool,
+            };
+            if !config.surfaced_tools.contains(&tool) {
+                config.surfaced_tools.push(tool);
+            }
+        }
+
+        let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let mut ctx = backend::Ctx {
+            doc,
+            base_dir: &base_dir,
+            env,
+            warnings: &mut config.warnings,
+        };
+        for (name, raw) in raw.backends.into_iter().flatten() {
+            if let Some(backend) = backend::build(&name, raw, &mut ctx)? {
+                config.backends.insert(name, backend);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Names of all variables referenced by any backend (for `doctor`).
+    pub fn referenced_vars(&self) -> BTreeSet<String> {
+        self.backends
+            .values()
+            .flat_map(|b| b.referenced_vars.iter().cloned())
+            .collect()
+    }
+
+    /// Names of variables referenced without a default that were unset at load time.
+    pub fn unset_vars(&self) -> BTreeSet<String> {
+        self.backends
+            .values()
+            .flat_map(|b| b.unset_vars.iter().cloned())
+            .collect()
+    }
+
+    /// Backends to start, by name.
+    pub fn enabled_backends(&self) -> impl Iterator<Item = &BackendConfig> {
+        self.backends.values().filter(|b| b.enabled)
+    }
+}

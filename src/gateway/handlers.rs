@@ -1,0 +1,243 @@
+//! What each meta-tool does. Shared by the MCP surface and the terminal commands.
+
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
+use serde_json::{Value, json};
+
+use super::meta::{self, InvokeArgs, ListToolsArgs, MetaTool, SearchArgs};
+use super::names::{did_you_mean, suggest};
+use super::{Gateway, error_result};
+use crate::backend::{CallError, Caller};
+use crate::registry::{ServerEntry, ServerState, Snapshot};
+
+/// Default and largest number of search results.
+const DEFAULT_LIMIT: usize = 8;
+const MAX_LIMIT: usize = 50;
+/// How long a call waits for a backend that is still starting.
+const START_WAIT: Duration = Duration::from_secs(30);
+/// Longest description in summaries, in characters.
+const SUMMARY_CHARS: usize = 160;
+const MATCH_CHARS: usize = 600;
+
+/// What a meta-tool produced.
+pub enum Outcome {
+    /// The gateway's own answer, sent as `structuredContent` plus the same JSON as text.
+    Structured(Value),
+    /// A backend's result, passed through unchanged.
+    Backend(CallToolResult),
+    /// The call could not be made; sent as an `isError` result the model can read.
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn into_result(self) -> CallToolResult {
+        match self {
+            Outcome::Structured(value) => CallToolResult::structured(value),
+            Outcome::Backend(result) => result,
+            Outcome::Failed(message) => error_result(message),
+        }
+    }
+}
+
+impl Gateway {
+    pub async fn call_meta(
+        &self,
+        tool: MetaTool,
+        arguments: Option<JsonObject>,
+        caller: Caller,
+    ) -> Outcome {
+        let result = match tool {
+            MetaTool::ListServers => Ok(self.list_servers()),
+            MetaTool::ListTools => meta::parse(tool, arguments).and_then(|a| self.list_tools_of(a)),
+            MetaTool::SearchTools => match meta::parse(tool, arguments) {
+                Ok(args) => self.search(args).await,
+                Err(e) => Err(e),
+            },
+            MetaTool::Invoke => match meta::parse::<InvokeArgs>(tool, arguments) {
+                Ok(args) => match args.arguments() {
+                    Ok(arguments) => {
+                        return self.invoke(&args.server, &args.tool, arguments, caller).await;
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(value) => Outcome::Structured(value),
+            Err(message) => Outcome::Failed(message),
+        }
+    }
+
+    fn list_servers(&self) -> Value {
+        let snap = self.inner.registry.snapshot();
+        let servers: Vec<Value> = snap
+            .servers
+            .values()
+            .map(|s| {
+                let mut row = json!({
+                    "name": s.name,
+                    "transport": s.transport.as_str(),
+                    "state": s.state.as_str(),
+                    "tools_count": s.tools.len(),
+                });
+                if let Some(d) = &s.description {
+                    row["description"] = json!(d);
+                }
+                if let Some(e) = &s.last_error {
+                    row["error"] = json!(e);
+                }
+                if let Some(t) = s.startup {
+                    row["startup_ms"] = json!(t.as_millis());
+                }
+                row
+            })
+            .collect();
+        json!({ "servers": servers, "total": servers.len() })
+    }
+
+    fn list_tools_of(&self, args: ListToolsArgs) -> Result<Value, String> {
+        let snap = self.inner.registry.snapshot();
+        match args.server {
+            Some(name) => {
+                let server = known_server(&snap, &name)?;
+                Ok(json!({
+                    "server": server.name,
+                    "state": server.state.as_str(),
+                    "tools": &*server.tools,
+                }))
+            }
+            None => {
+                let tools: Vec<Value> = snap
+                    .tools()
+                    .map(|(server, t)| {
+                        json!({
+                            "server": server,
+                            "name": t.name,
+                            "description": summary(t.description.as_deref().unwrap_or(""), SUMMARY_CHARS),
+                        })
+                    })
+                    .collect();
+                Ok(json!({ "total": tools.len(), "tools": tools, "starting": snap.starting() }))
+            }
+        }
+    }
+
+    async fn search(&self, args: SearchArgs) -> Result<Value, String> {
+        let snap = self.inner.registry.snapshot();
+        if let Some(name) = &args.server {
+            known_server(&snap, name)?;
+        }
+        let limit = args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let index = std::sync::Arc::clone(&self.inner.index);
+        let server = args.server.clone();
+        let query = args.query.clone();
+        // Searching is sub-millisecond, but tantivy is blocking code: keep it off the
+        // async workers anyway so a pathological query cannot stall other requests.
+        let hits = tokio::task::spawn_blocking(move || index.search(&query, limit, server.as_deref()))
+            .await
+            .map_err(|e| format!("search failed: {e}"))?
+            .map_err(|e| format!("search failed: {e}"))?;
+        let matches: Vec<Value> = hits
+            .iter()
+            .filter_map(|hit| {
+                let tool = snap.server(&hit.server)?.tool(&hit.tool)?;
+                Some(json!({
+                    "server": hit.server,
+                    "tool": hit.tool,
+                    "description": clip(tool.description.as_deref().unwrap_or(""), MATCH_CHARS),
+                    "score": (f64::from(hit.score) * 1000.0).round() / 1000.0,
+                    "input_schema": &*tool.input_schema,
+                }))
+            })
+            .collect();
+        let mut out = json!({ "total": matches.len(), "matches": matches });
+        let starting = snap.starting();
+        if !starting.is_empty() {
+            // Tell the agent the list may grow, rather than let it conclude a tool is missing.
+            out["starting"] = json!(starting);
+        }
+        Ok(out)
+    }
+
+    /// Call `tool` on `server` for `caller`, waiting briefly for a backend still starting.
+    pub async fn invoke(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: JsonObject,
+        caller: Caller,
+    ) -> Outcome {
+        let snap = self.inner.registry.snapshot();
+        if let Err(e) = known_server(&snap, server) {
+            return Outcome::Failed(e);
+        }
+        let Some(entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
+            return Outcome::Failed(format!("server `{server}` was removed"));
+        };
+        let handle = match (&entry.state, &entry.handle) {
+            (ServerState::Ready, Some(handle)) => handle.clone(),
+            (state, _) => {
+                let why = entry.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                return Outcome::Failed(format!("server `{server}` is {}{why}", state.as_str()));
+            }
+        };
+        if entry.tool(tool).is_none() {
+            return Outcome::Failed(unknown_tool(&self.inner.registry.snapshot(), &entry, tool));
+        }
+        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        match handle.call_tool(params, caller).await {
+            Ok(result) => Outcome::Backend(result),
+            Err(CallError::Backend { error, .. }) => {
+                Outcome::Failed(format!("`{server}` rejected the call to `{tool}`: {}", error.message))
+            }
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+}
+
+fn known_server<'a>(snap: &'a Snapshot, name: &str) -> Result<&'a ServerEntry, String> {
+    snap.server(name).map(|s| &**s).ok_or_else(|| {
+        let suggestions = suggest(name, snap.servers.keys().map(String::as_str));
+        let known: Vec<&str> = snap.servers.keys().map(String::as_str).collect();
+        format!(
+            "unknown server `{name}`{}; servers: {}",
+            did_you_mean(&suggestions),
+            if known.is_empty() { "none configured".to_owned() } else { known.join(", ") }
+        )
+    })
+}
+
+fn unknown_tool(snap: &Snapshot, entry: &ServerEntry, tool: &str) -> String {
+    let mut message = format!(
+        "server `{}` has no tool `{tool}`{}",
+        entry.name,
+        did_you_mean(&suggest(tool, entry.tools.iter().map(|t| t.name.as_ref())))
+    );
+    let elsewhere: Vec<&str> = snap
+        .servers
+        .values()
+        .filter(|s| s.name != entry.name && s.tool(tool).is_some())
+        .map(|s| s.name.as_str())
+        .collect();
+    if !elsewhere.is_empty() {
+        message.push_str(&format!("; `{tool}` exists on: {}", elsewhere.join(", ")));
+    }
+    message.push_str("; gateway_search_tools finds tools by what they do");
+    message
+}
+
+/// The first line of `text`, cut at `max` characters.
+fn summary(text: &str, max: usize) -> String {
+    clip(text.trim().lines().next().unwrap_or(""), max)
+}
+
+/// `text` with runs of whitespace folded to one space, cut at `max` characters.
+fn clip(text: &str, max: usize) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &folded[..cut]),
+        None => folded,
+    }
+}

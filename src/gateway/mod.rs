@@ -1,0 +1,218 @@
+//! The gateway as an MCP server: the rmcp `ServerHandler` the AI client talks to. It
+//! serves the meta-tools (or flat/surfaced tools), proxies calls to backends, and is the
+//! one place where failures become wire errors or `isError` results.
+
+mod catalog;
+mod handlers;
+pub mod meta;
+pub mod names;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
+
+use crate::backend::Caller;
+use crate::config::{Config, Mode, SurfacedTool};
+use crate::registry::{Registry, Snapshot};
+use crate::search::SearchIndex;
+use meta::MetaTool;
+
+pub use catalog::{follow_changes, tool_doc};
+pub use handlers::Outcome;
+
+const INSTRUCTIONS: &str = "Tools of many MCP servers sit behind this gateway. \
+Find one with gateway_search_tools, then call it with gateway_invoke.";
+
+/// The MCP server the client sees. Cheap to clone; all state is shared.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    index: Arc<SearchIndex>,
+    mode: Mode,
+    surfaced: Vec<SurfacedTool>,
+    /// The connected client, for notifications that are not replies.
+    upstream: Mutex<Option<Peer<RoleServer>>>,
+    /// Exposed name → (server, tool), cached per snapshot.
+    flat: Mutex<Option<(Arc<Snapshot>, Arc<BTreeMap<String, (String, String)>>)>>,
+}
+
+impl Gateway {
+    pub fn new(config: &Config, registry: Arc<Registry>, index: Arc<SearchIndex>) -> Gateway {
+        Gateway {
+            inner: Arc::new(Inner {
+                registry,
+                index,
+                mode: config.mode,
+                surfaced: config.surfaced_tools.clone(),
+                upstream: Mutex::new(None),
+                flat: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    fn remember(&self, peer: &Peer<RoleServer>) {
+        let mut slot = lock(&self.inner.upstream);
+        if slot.is_none() {
+            *slot = Some(peer.clone());
+        }
+    }
+
+    fn upstream(&self) -> Option<Peer<RoleServer>> {
+        lock(&self.inner.upstream).clone()
+    }
+
+    /// Exposed name → (server, tool) for every backend tool in `snap`.
+    fn flat_map(&self, snap: &Arc<Snapshot>) -> Arc<BTreeMap<String, (String, String)>> {
+        let mut cache = lock(&self.inner.flat);
+        if let Some((cached, map)) = cache.as_ref()
+            && Arc::ptr_eq(cached, snap)
+        {
+            return Arc::clone(map);
+        }
+        let map = Arc::new(names::flat_names(
+            snap.tools().map(|(server, tool)| (server, tool.name.as_ref())),
+        ));
+        *cache = Some((Arc::clone(snap), Arc::clone(&map)));
+        map
+    }
+
+    /// Everything `tools/list` returns: the meta-tools, then flat or surfaced tools.
+    pub fn listed_tools(&self) -> Vec<Tool> {
+        let mut tools: Vec<Tool> = MetaTool::ALL.iter().map(|m| m.definition()).collect();
+        let snap = self.inner.registry.snapshot();
+        let flat = self.flat_map(&snap);
+        let wanted = |server: &str, tool: &str| match self.inner.mode {
+            Mode::Flat => true,
+            Mode::Meta => self
+                .inner
+                .surfaced
+                .iter()
+                .any(|s| s.server == server && s.tool == tool),
+        };
+        for (exposed, (server, tool)) in flat.iter() {
+            if !wanted(server, tool) {
+                continue;
+            }
+            if let Some(def) = snap.server(server).and_then(|s| s.tool(tool)) {
+                let mut def = def.clone();
+                def.name = exposed.clone().into();
+                tools.push(def);
+            }
+        }
+        tools
+    }
+
+    /// Run one tool call by its exposed name: a meta-tool, or a flat/surfaced tool.
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<rmcp::model::JsonObject>,
+        caller: Caller,
+    ) -> Result<CallToolResult, ErrorData> {
+        if let Some(tool) = MetaTool::from_name(name) {
+            return Ok(self.call_meta(tool, arguments, caller).await.into_result());
+        }
+        let snap = self.inner.registry.snapshot();
+        let flat = self.flat_map(&snap);
+        let exposed = flat.get(name).filter(|(server, tool)| match self.inner.mode {
+            Mode::Flat => true,
+            Mode::Meta => self
+                .inner
+                .surfaced
+                .iter()
+                .any(|s| &s.server == server && &s.tool == tool),
+        });
+        match exposed {
+            Some((server, tool)) => {
+                let outcome = self.invoke(server, tool, arguments.unwrap_or_default(), caller);
+                Ok(outcome.await.into_result())
+            }
+            None => {
+                let listed = self.listed_tools();
+                let suggestions = names::suggest(name, listed.iter().map(|t| t.name.as_ref()));
+                Err(ErrorData::invalid_params(
+                    format!("unknown tool `{name}`{}", names::did_you_mean(&suggestions)),
+                    None,
+                ))
+            }
+        }
+    }
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        self.remember(&context.peer);
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.remember(&context.peer);
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.remember(&context.peer);
+        Ok(ListToolsResult::with_all_items(self.listed_tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.remember(&context.peer);
+        let caller = Caller {
+            progress_token: context.meta.get_progress_token(),
+            peer: Some(context.peer),
+            cancelled: context.ct,
+        };
+        let result = self.call(&request.name, request.arguments, caller).await?;
+        Ok(result.into())
+    }
+}
+
+/// A text-only `isError` result: what a model reads when a call could not be made.
+pub(crate) fn error_result(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

@@ -1,0 +1,18 @@
+//! mcp-gateway: one stdio MCP server in front of many backend MCP servers.
+//!
+//! Crate map, in the order a call flows through it:
+//! - [`cli`]: command-line parsing and the commands (`serve`, `search`, `call`).
+//! - [`config`]: `gateway.yaml` — raw serde types, validation, `${VAR}` expansion, discovery.
+//! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
+//! - [`registry`]: the immutable snapshot of every backend and its tools.
+//! - [`search`]: the tantivy tool index (the only tantivy user).
+//! - [`backend`]: one actor per backend connection, and their supervisor.
+//! - [`shutdown`]: the root cancellation token and signal handling.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod registry;
+pub mod search;
+pub mod shutdown;

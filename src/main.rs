@@ -1,0 +1,27 @@
+//! The `mcp-gateway` binary: parse the command line, run it, exit with its status.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = mcp_gateway::cli::Cli::parse();
+    mcp_gateway::cli::init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("mcp-gateway: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(mcp_gateway::cli::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mcp-gateway: {e:#}");
+            ExitCode::from(2)
+        }
+    };
+    // The stdin reader is a blocking read that cannot be cancelled; don't wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
+}

@@ -1,0 +1,220 @@
+//! The registry: an immutable snapshot of every backend, its state and its tools.
+//!
+//! Readers take an `Arc<Snapshot>` and never block writers; a writer builds a new snapshot
+//! and swaps it in. Every swap bumps a version on a `watch` channel, so waiters (a call
+//! to a backend that is still starting, the terminal commands) wake without polling.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rmcp::model::Tool;
+use tokio::sync::watch;
+
+use crate::backend::BackendHandle;
+
+/// Where a backend is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerState {
+    Starting,
+    Ready,
+    Failed,
+    Disabled,
+}
+
+impl ServerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Starting => "starting",
+            ServerState::Ready => "ready",
+            ServerState::Failed => "failed",
+            ServerState::Disabled => "disabled",
+        }
+    }
+}
+
+/// How the gateway reaches a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Stdio,
+    Http,
+}
+
+impl TransportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Stdio => "stdio",
+            TransportKind::Http => "http",
+        }
+    }
+}
+
+/// One backend as the rest of the gateway sees it.
+#[derive(Clone)]
+pub struct ServerEntry {
+    pub name: String,
+    pub description: Option<String>,
+    pub transport: TransportKind,
+    pub state: ServerState,
+    /// Tools as the backend listed them, with schemas normalised (see [`normalize_tool`]).
+    pub tools: Arc<[Tool]>,
+    pub last_error: Option<String>,
+    /// Spawn → tools listed, for the last successful start.
+    pub startup: Option<Duration>,
+    /// The live connection; `Some` exactly when `state` is `Ready`.
+    pub handle: Option<BackendHandle>,
+}
+
+impl ServerEntry {
+    pub fn new(name: &str, description: Option<String>, transport: TransportKind) -> Self {
+        ServerEntry {
+            name: name.to_owned(),
+            description,
+            transport,
+            state: ServerState::Starting,
+            tools: Arc::from(Vec::new()),
+            last_error: None,
+            startup: None,
+            handle: None,
+        }
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+}
+
+/// Every backend at one instant, sorted by name.
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    pub servers: BTreeMap<String, Arc<ServerEntry>>,
+}
+
+impl Snapshot {
+    pub fn server(&self, name: &str) -> Option<&Arc<ServerEntry>> {
+        self.servers.get(name)
+    }
+
+    /// Every `(server, tool)` of every ready backend, in name order.
+    pub fn tools(&self) -> impl Iterator<Item = (&str, &Tool)> {
+        self.servers
+            .values()
+            .flat_map(|s| s.tools.iter().map(move |t| (s.name.as_str(), t)))
+    }
+
+    pub fn starting(&self) -> Vec<&str> {
+        self.servers
+            .values()
+            .filter(|s| s.state == ServerState::Starting)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+}
+
+/// Shared, swappable [`Snapshot`].
+pub struct Registry {
+    current: RwLock<Arc<Snapshot>>,
+    version: watch::Sender<u64>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            current: RwLock::new(Arc::new(Snapshot::default())),
+            version: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Registry {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        // A poisoned lock only means a writer panicked between read and swap; the Arc
+        // inside is still a whole snapshot, so keep serving it.
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replace one backend's entry (or add it).
+    pub fn put(&self, entry: ServerEntry) {
+        self.swap(|snap| {
+            snap.servers.insert(entry.name.clone(), Arc::new(entry));
+        });
+    }
+
+    /// Change one backend's entry in place; a no-op if it is gone.
+    pub fn update(&self, name: &str, change: impl FnOnce(&mut ServerEntry)) {
+        self.swap(|snap| {
+            if let Some(entry) = snap.servers.get_mut(name) {
+                change(Arc::make_mut(entry));
+            }
+        });
+    }
+
+    pub fn remove(&self, name: &str) {
+        self.swap(|snap| {
+            snap.servers.remove(name);
+        });
+    }
+
+    /// A receiver that changes whenever the snapshot does.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    fn swap(&self, change: impl FnOnce(&mut Snapshot)) {
+        let mut guard = match self.current.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next = Snapshot::clone(&guard);
+        change(&mut next);
+        *guard = Arc::new(next);
+        drop(guard);
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Wait until `name` has left `Starting` (or `limit` passes) and return its entry.
+    pub async fn wait_settled(&self, name: &str, limit: Duration) -> Option<Arc<ServerEntry>> {
+        let mut changes = self.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let entry = self.snapshot().server(name).cloned();
+            match &entry {
+                Some(e) if e.state == ServerState::Starting => {}
+                _ => return entry,
+            }
+            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+                return entry;
+            }
+        }
+    }
+
+    /// Wait until no backend is `Starting` (or `limit` passes); `progress` sees each change.
+    pub async fn wait_all_settled(&self, limit: Duration, mut progress: impl FnMut(&Snapshot)) {
+        let mut changes = self.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let snap = self.snapshot();
+            progress(&snap);
+            if snap.starting().is_empty() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Make a backend's tool safe to re-export: some real servers send an `inputSchema`
+/// without `"type": "object"`, which strict clients (the Python SDK) reject for the whole list.
+pub fn normalize_tool(mut tool: Tool) -> Tool {
+    if !tool.input_schema.contains_key("type") {
+        let mut schema = (*tool.input_schema).clone();
+        schema.insert("type".into(), serde_json::Value::from("object"));
+        tool.input_schema = Arc::new(schema);
+    }
+    tool
+}

@@ -1,0 +1,126 @@
+//! Shared helpers for integration tests: a raw stdio JSON-RPC peer, paths to the built
+//! binaries, and readers for the fixture server's event log.
+//!
+//! Each test file includes this with `mod support;`; not every file uses every helper.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
+
+mod stdio_client;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{
+        OnceLock,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+pub use stdio_client::{PROTOCOL_VERSION, RequestHandler, StdioPeer};
+
+/// The gateway binary cargo built for this test run.
+pub fn gateway_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mcp-gateway"))
+}
+
+/// The fixture server example (`fixtures/fixture_server.rs`), built if needed.
+///
+/// A plain `cargo test` builds examples, but `cargo test --test <name>` does not, and then the
+/// binary would be missing or stale. So the first call in each test process runs
+/// `cargo build --example fixture-server` for the same target dir and profile (a no-op when
+/// up to date; cargo does not hold its build lock while tests run). Without `$CARGO` (test binary
+/// run by hand) the existing binary is used as is.
+pub fn fixture_server_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        // Test binaries live in target/<profile>/deps/, examples in target/<profile>/examples/.
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary is not in target/<profile>/deps");
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            build_fixture(&cargo, profile_dir);
+        }
+        let path = profile_dir
+            .join("examples")
+            .join(format!("fixture-server{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            path.is_file(),
+            "fixture server not built at {}; build it with `cargo build --example fixture-server`",
+            path.display()
+        );
+        path
+    })
+    .clone()
+}
+
+fn build_fixture(cargo: &std::ffi::OsStr, profile_dir: &Path) {
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let target_dir = profile_dir.parent().expect("target dir");
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "fixture-server",
+            "--profile",
+            profile,
+        ])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .output()
+        .expect("cannot run cargo to build the fixture server");
+    assert!(
+        out.status.success(),
+        "building the fixture server failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh path under the system temp dir (nothing is created). Unique per process and call,
+/// so parallel tests never share files.
+pub fn temp_path(name: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("mcp-gw-test-{}-{n}-{name}", std::process::id()))
+}
+
+/// All JSON lines of a `FIXTURE_LOG` file (empty if it does not exist yet).
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    // Only complete lines: the fixture may be halfway through writing the last one.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad log line {l:?}: {e}")))
+        .collect()
+}
+
+/// Polls a `FIXTURE_LOG` file until an entry matches `pred`; returns it, or `None` on timeout.
+pub fn wait_for_log(
+    path: &Path,
+    timeout: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(hit) = read_jsonl(path).into_iter().find(|v| pred(v)) {
+            return Some(hit);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
