@@ -185,7 +185,10 @@ impl Registry {
                 Some(e) if e.state == ServerState::Starting => {}
                 _ => return entry,
             }
-            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
                 return entry;
             }
         }
@@ -201,7 +204,10 @@ impl Registry {
             if snap.starting().is_empty() {
                 return;
             }
-            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
                 return;
             }
         }

@@ -33,7 +33,10 @@ pub(crate) struct Actor {
 enum Ended {
     Shutdown,
     /// It failed; `ready` says whether it had served before failing.
-    Failed { ready: bool, permanent: bool },
+    Failed {
+        ready: bool,
+        permanent: bool,
+    },
 }
 
 impl Actor {
@@ -42,7 +45,9 @@ impl Actor {
         loop {
             match self.run_once().await {
                 Ended::Shutdown => return,
-                Ended::Failed { permanent: true, .. } => return,
+                Ended::Failed {
+                    permanent: true, ..
+                } => return,
                 Ended::Failed { ready, .. } => {
                     failures = if ready { 1 } else { failures + 1 };
                     if failures > MAX_RESTARTS {

@@ -33,8 +33,19 @@ struct Route {
 }
 
 impl ProgressRoutes {
-    pub(crate) fn insert(&self, ours: ProgressToken, peer: Peer<RoleServer>, theirs: ProgressToken) {
-        self.lock().insert(ours, Route { peer, token: theirs });
+    pub(crate) fn insert(
+        &self,
+        ours: ProgressToken,
+        peer: Peer<RoleServer>,
+        theirs: ProgressToken,
+    ) {
+        self.lock().insert(
+            ours,
+            Route {
+                peer,
+                token: theirs,
+            },
+        );
     }
 
     pub(crate) fn remove(&self, ours: &ProgressToken) {

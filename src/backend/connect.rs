@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
+use rmcp::RoleClient;
 use rmcp::service::{RunningService, ServiceExt};
 use rmcp::transport::TokioChildProcess;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
-use rmcp::RoleClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::ChildStderr;
 use tokio_util::sync::CancellationToken;
@@ -109,7 +109,9 @@ pub(crate) fn open(
             inherit_env,
         } => {
             let mut cmd = tokio::process::Command::new(command);
-            cmd.args(args).env_clear().envs(child_env(env, *inherit_env));
+            cmd.args(args)
+                .env_clear()
+                .envs(child_env(env, *inherit_env));
             if let Some(dir) = cwd {
                 cmd.current_dir(dir);
             }
@@ -128,13 +130,13 @@ pub(crate) fn open(
             }
             Ok(Opened::Stdio(child))
         }
-        Transport::Http { url, headers } => Ok(Opened::Http(
-            StreamableHttpClientTransport::with_client(
+        Transport::Http { url, headers } => {
+            Ok(Opened::Http(StreamableHttpClientTransport::with_client(
                 http_client(),
                 StreamableHttpClientTransportConfig::with_uri(url.as_str())
                     .custom_headers(header_map(headers)?),
-            ),
-        )),
+            )))
+        }
     }
 }
 

@@ -66,7 +66,8 @@ pub fn init_logging(cli: &Cli) {
         Command::Serve => "info,rmcp=warn",
         _ => "warn,rmcp=error",
     };
-    let filter = EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

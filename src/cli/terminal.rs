@@ -134,13 +134,19 @@ fn print_result(result: &CallToolResult) {
             ContentBlock::Audio(a) => {
                 println!("[audio {}, {} bytes base64]", a.mime_type, a.data.len());
             }
-            other => println!("{}", serde_json::to_string_pretty(other).unwrap_or_default()),
+            other => println!(
+                "{}",
+                serde_json::to_string_pretty(other).unwrap_or_default()
+            ),
         }
     }
     if let Some(structured) = &result.structured_content
         && result.content.is_empty()
     {
-        println!("{}", serde_json::to_string_pretty(structured).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(structured).unwrap_or_default()
+        );
     }
 }
 

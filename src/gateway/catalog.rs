@@ -41,7 +41,10 @@ pub async fn follow_changes(
                 .server(&name)
                 .map(|s| Arc::clone(&s.tools))
                 .unwrap_or_else(|| Arc::from(Vec::new()));
-            if indexed.get(&name).is_some_and(|old| Arc::ptr_eq(old, &tools)) {
+            if indexed
+                .get(&name)
+                .is_some_and(|old| Arc::ptr_eq(old, &tools))
+            {
                 continue;
             }
             let docs: Vec<ToolDoc> = tools.iter().map(|t| tool_doc(&name, t)).collect();

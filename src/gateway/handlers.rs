@@ -57,7 +57,9 @@ impl Gateway {
             MetaTool::Invoke => match meta::parse::<InvokeArgs>(tool, arguments) {
                 Ok(args) => match args.arguments() {
                     Ok(arguments) => {
-                        return self.invoke(&args.server, &args.tool, arguments, caller).await;
+                        return self
+                            .invoke(&args.server, &args.tool, arguments, caller)
+                            .await;
                     }
                     Err(e) => Err(e),
                 },
@@ -135,10 +137,11 @@ impl Gateway {
         let query = args.query.clone();
         // Searching is sub-millisecond, but tantivy is blocking code: keep it off the
         // async workers anyway so a pathological query cannot stall other requests.
-        let hits = tokio::task::spawn_blocking(move || index.search(&query, limit, server.as_deref()))
-            .await
-            .map_err(|e| format!("search failed: {e}"))?
-            .map_err(|e| format!("search failed: {e}"))?;
+        let hits =
+            tokio::task::spawn_blocking(move || index.search(&query, limit, server.as_deref()))
+                .await
+                .map_err(|e| format!("search failed: {e}"))?
+                .map_err(|e| format!("search failed: {e}"))?;
         let matches: Vec<Value> = hits
             .iter()
             .filter_map(|hit| {
@@ -179,7 +182,11 @@ impl Gateway {
         let handle = match (&entry.state, &entry.handle) {
             (ServerState::Ready, Some(handle)) => handle.clone(),
             (state, _) => {
-                let why = entry.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                let why = entry
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
                 return Outcome::Failed(format!("server `{server}` is {}{why}", state.as_str()));
             }
         };
@@ -189,9 +196,10 @@ impl Gateway {
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         match handle.call_tool(params, caller).await {
             Ok(result) => Outcome::Backend(result),
-            Err(CallError::Backend { error, .. }) => {
-                Outcome::Failed(format!("`{server}` rejected the call to `{tool}`: {}", error.message))
-            }
+            Err(CallError::Backend { error, .. }) => Outcome::Failed(format!(
+                "`{server}` rejected the call to `{tool}`: {}",
+                error.message
+            )),
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }
@@ -204,7 +212,11 @@ fn known_server<'a>(snap: &'a Snapshot, name: &str) -> Result<&'a ServerEntry, S
         format!(
             "unknown server `{name}`{}; servers: {}",
             did_you_mean(&suggestions),
-            if known.is_empty() { "none configured".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none configured".to_owned()
+            } else {
+                known.join(", ")
+            }
         )
     })
 }

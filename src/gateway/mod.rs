@@ -85,7 +85,8 @@ impl Gateway {
             return Arc::clone(map);
         }
         let map = Arc::new(names::flat_names(
-            snap.tools().map(|(server, tool)| (server, tool.name.as_ref())),
+            snap.tools()
+                .map(|(server, tool)| (server, tool.name.as_ref())),
         ));
         *cache = Some((Arc::clone(snap), Arc::clone(&map)));
         map
@@ -129,14 +130,16 @@ impl Gateway {
         }
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);
-        let exposed = flat.get(name).filter(|(server, tool)| match self.inner.mode {
-            Mode::Flat => true,
-            Mode::Meta => self
-                .inner
-                .surfaced
-                .iter()
-                .any(|s| &s.server == server && &s.tool == tool),
-        });
+        let exposed = flat
+            .get(name)
+            .filter(|(server, tool)| match self.inner.mode {
+                Mode::Flat => true,
+                Mode::Meta => self
+                    .inner
+                    .surfaced
+                    .iter()
+                    .any(|s| &s.server == server && &s.tool == tool),
+            });
         match exposed {
             Some((server, tool)) => {
                 let outcome = self.invoke(server, tool, arguments.unwrap_or_default(), caller);
@@ -162,7 +165,10 @@ impl ServerHandler for Gateway {
                 .enable_tool_list_changed()
                 .build(),
         )
-        .with_server_info(Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")))
+        .with_server_info(Implementation::new(
+            "mcp-gateway",
+            env!("CARGO_PKG_VERSION"),
+        ))
         .with_instructions(INSTRUCTIONS)
     }
 

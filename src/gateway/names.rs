@@ -13,7 +13,13 @@ pub fn flat_name(server: &str, tool: &str) -> String {
     let raw = format!("{server}__{tool}");
     let clean: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if clean == raw && clean.len() <= MAX_NAME {
         return clean;
@@ -67,7 +73,11 @@ pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, c)| c.to_owned()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_owned())
+        .collect()
 }
 
 /// "; did you mean `a`, `b`?" or nothing.
@@ -86,7 +96,9 @@ mod tests {
     fn valid(name: &str) -> bool {
         !name.is_empty()
             && name.len() <= MAX_NAME
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     }
 
     #[test]
@@ -117,9 +129,15 @@ mod tests {
 
     #[test]
     fn suggestions_rank_close_names_first() {
-        let got = suggest("get_curent_time", ["convert_time", "get_current_time", "echo"]);
+        let got = suggest(
+            "get_curent_time",
+            ["convert_time", "get_current_time", "echo"],
+        );
         assert_eq!(got.first().map(String::as_str), Some("get_current_time"));
         assert!(suggest("zzzz", ["echo", "time"]).is_empty());
-        assert_eq!(did_you_mean(&got[..1]), "; did you mean `get_current_time`?");
+        assert_eq!(
+            did_you_mean(&got[..1]),
+            "; did you mean `get_current_time`?"
+        );
     }
 }

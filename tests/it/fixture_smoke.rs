@@ -1,14 +1,11 @@
 //! Smoke tests of the test infrastructure itself: the fixture server (`fixtures/`) driven
 //! directly by the raw `StdioPeer` client (`tests/support/`). If these fail, gateway
 //! integration tests built on them can't be trusted.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::{StdioPeer, fixture_server_path, read_jsonl, temp_path, wait_for_log};
 use serde_json::{Value, json};
-use support::{StdioPeer, fixture_server_path, read_jsonl, temp_path, wait_for_log};
 
 const T: Duration = Duration::from_secs(10);
 

@@ -67,15 +67,19 @@ fn default_handler(method: &str, _params: &Value) -> Result<Value, (i64, String)
 }
 
 fn write_line(stdin: &SharedStdin, msg: &Value) {
+    write_text(stdin, &msg.to_string());
+}
+
+fn write_text(stdin: &SharedStdin, text: &str) {
     let mut guard = stdin.lock().unwrap();
     let Some(pipe) = guard.as_mut() else {
-        panic!("StdioPeer: stdin already closed, cannot send {msg}");
+        panic!("StdioPeer: stdin already closed, cannot send {text}");
     };
-    let mut line = msg.to_string();
+    let mut line = text.to_owned();
     line.push('\n');
     // A dead child (e.g. after `crash`) gives EPIPE; the test observes the death elsewhere.
     if let Err(e) = pipe.write_all(line.as_bytes()).and_then(|()| pipe.flush()) {
-        eprintln!("StdioPeer: write failed ({e}): {msg}");
+        eprintln!("StdioPeer: write failed ({e}): {text}");
     }
 }
 
@@ -209,6 +213,11 @@ impl StdioPeer {
     /// Writes any message verbatim (malformed input, custom ids, responses…).
     pub fn send(&mut self, msg: &Value) {
         write_line(&self.stdin, msg);
+    }
+
+    /// Send one line exactly as given (for malformed-input tests).
+    pub fn send_raw(&mut self, line: &str) {
+        write_text(&self.stdin, line);
     }
 
     /// The whole response message (`result` or `error`) for `id`, or `None` on timeout or

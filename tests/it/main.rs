@@ -1,0 +1,7 @@
+//! Integration tests: one test binary, one module per area. They run the real gateway
+//! binary over stdio against the fixture server and real third-party MCP peers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixture_smoke;
+mod gateway;
+mod support;
