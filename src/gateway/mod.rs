@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool,
+    ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -206,7 +206,10 @@ impl ServerHandler for Gateway {
             peer: Some(context.peer),
             cancelled: context.ct,
         };
-        let result = self.call(&request.name, request.arguments, caller).await?;
+        let mut result = self.call(&request.name, request.arguments, caller).await?;
+        // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it. It is
+        // envelope, not content: rmcp strips it again for older clients.
+        result.result_type.get_or_insert(ResultType::COMPLETE);
         Ok(result.into())
     }
 }

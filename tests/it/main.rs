@@ -4,4 +4,5 @@
 
 mod fixture_smoke;
 mod gateway;
+mod interop;
 mod support;

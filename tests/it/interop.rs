@@ -1,0 +1,84 @@
+//! Real clients and real backends: the Python `mcp` SDK client drives the gateway binary,
+//! which serves server-everything and server-filesystem (npm, through npx) and
+//! mcp-server-time (PyPI). Installed, pinned, by `.ci/run` (see tests/peers/).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{gateway_bin, temp_path};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv `.ci/run` creates; a missing one is a failure with the fix, never a skip.
+pub fn peers_python() -> PathBuf {
+    let python = repo().join("target/peers-venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `bash .ci/run` (or tests/peers/install.sh) to install the pinned test peers",
+        python.display()
+    );
+    python
+}
+
+fn peers_bin(name: &str) -> PathBuf {
+    let path = repo().join("target/peers-venv/bin").join(name);
+    assert!(path.is_file(), "{} is missing: run tests/peers/install.sh", path.display());
+    path
+}
+
+fn run_python_client(surface: &str, mode: &str) {
+    let node_modules = repo().join("tests/peers/node_modules/@modelcontextprotocol");
+    assert!(
+        node_modules.is_dir(),
+        "npm test peers missing: run tests/peers/install.sh"
+    );
+    let dir = temp_path("fs-root");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("note.txt"), "written by the interop test\n").unwrap();
+    let peers = repo().join("tests/peers");
+    let config = temp_path("interop.yaml");
+    let mode_line = if surface == "flat" { "mode: flat\n" } else { "" };
+    std::fs::write(
+        &config,
+        format!(
+            "{mode_line}backends:\n\
+             \x20 everything:\n    command: npx\n    args: [\"-y\", \"@modelcontextprotocol/server-everything\"]\n    cwd: {peers:?}\n\
+             \x20 filesystem:\n    command: npx\n    args: [\"-y\", \"@modelcontextprotocol/server-filesystem\", {dir:?}]\n    cwd: {peers:?}\n\
+             \x20 time:\n    command: {time:?}\n    args: [\"--local-timezone\", \"UTC\"]\n",
+            time = peers_bin("mcp-server-time"),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(peers_python())
+        .arg(repo().join("tests/interop/python_client.py"))
+        .args([gateway_bin().as_os_str(), config.as_os_str()])
+        .args([surface, mode])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("python client ({surface}, {mode}): {stdout}");
+    assert!(out.status.success(), "python client failed:\n{stderr}");
+    assert!(stdout.contains("\"ok\": true"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&config);
+}
+
+#[test]
+fn python_sdk_client_auto_mode_through_meta_tools() {
+    // Auto mode opens with `server/discover` (2026-07-28).
+    run_python_client("meta", "auto");
+}
+
+#[test]
+fn python_sdk_client_legacy_initialize_through_meta_tools() {
+    run_python_client("meta", "legacy");
+}
+
+#[test]
+fn python_sdk_client_through_flat_mode() {
+    run_python_client("flat", "auto");
+}
