@@ -19,7 +19,7 @@ pub async fn follow_changes(
     shutdown: CancellationToken,
 ) {
     // The tool list last indexed per backend: a state change that left the tools as they
-    // were (the same `Arc`) needs no re-index and no notification.
+    // were (the same `Arc`, or still none) needs no re-index and no notification.
     let mut indexed: HashMap<String, Arc<[Tool]>> = HashMap::new();
     loop {
         let first = tokio::select! {
@@ -66,11 +66,7 @@ pub async fn follow_changes(
         if let Err(e) = reindexed {
             tracing::error!("indexing task failed: {e}");
         }
-        if let Some(peer) = gateway.upstream()
-            && let Err(e) = peer.notify_tool_list_changed().await
-        {
-            tracing::debug!("tools/list_changed not sent: {e}");
-        }
+        gateway.announce_tools_changed().await;
     }
 }
 

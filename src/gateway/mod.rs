@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ResultType, ServerCapabilities, ServerConfig, Tool,
+    ResultType, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use tokio::sync::broadcast;
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 
 use crate::backend::Caller;
@@ -41,8 +42,10 @@ struct Inner {
     index: Arc<SearchIndex>,
     mode: Mode,
     surfaced: Vec<SurfacedTool>,
-    /// The connected client, for notifications that are not replies.
+    /// An initialize-era client, told of list changes with plain notifications.
     upstream: Mutex<Option<Peer<RoleServer>>>,
+    /// Fires after each re-index; 2026-07-28 clients hear it on `subscriptions/listen`.
+    tools_changed: broadcast::Sender<()>,
     /// Exposed name → (server, tool), cached per snapshot.
     flat: Mutex<Option<(Arc<Snapshot>, Arc<BTreeMap<String, (String, String)>>)>>,
 }
@@ -56,6 +59,7 @@ impl Gateway {
                 mode: config.mode,
                 surfaced: config.surfaced_tools.clone(),
                 upstream: Mutex::new(None),
+                tools_changed: broadcast::Sender::new(16),
                 flat: Mutex::new(None),
             }),
         }
@@ -72,8 +76,15 @@ impl Gateway {
         }
     }
 
-    fn upstream(&self) -> Option<Peer<RoleServer>> {
-        lock(&self.inner.upstream).clone()
+    /// Tell every connected client that the tool list changed.
+    async fn announce_tools_changed(&self) {
+        let _ = self.inner.tools_changed.send(());
+        let peer = lock(&self.inner.upstream).clone();
+        if let Some(peer) = peer
+            && let Err(e) = peer.notify_tool_list_changed().await
+        {
+            tracing::debug!("tools/list_changed not sent: {e}");
+        }
     }
 
     /// Exposed name → (server, tool) for every backend tool in `snap`.
@@ -186,12 +197,37 @@ impl ServerHandler for Gateway {
         self.remember(&context.peer);
     }
 
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    /// A 2026-07-28 client's `subscriptions/listen` stream: list changes go out on it.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.inner.tools_changed.subscribe();
+        loop {
+            tokio::select! {
+                change = changes.recv() => match change {
+                    // A lagged receiver missed some changes; one notice covers them all.
+                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if context.sink().notify_tool_list_changed().await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                () = context.cancelled() => return Ok(()),
+            }
+        }
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        context: RequestContext<RoleServer>,
+        _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        self.remember(&context.peer);
         Ok(ListToolsResult::with_all_items(self.listed_tools()))
     }
 
@@ -200,7 +236,6 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.remember(&context.peer);
         let caller = Caller {
             progress_token: context.meta.get_progress_token(),
             peer: Some(context.peer),
