@@ -20,9 +20,11 @@ fn write_config(backends: &[String]) -> std::path::PathBuf {
 }
 
 fn spawn(config: &std::path::Path) -> StdioPeer {
-    StdioPeer::spawn(&gateway_bin(), &["serve", "--config", config.to_str().unwrap()], &[
-        ("MCP_GATEWAY_LOG", "warn"),
-    ])
+    StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("MCP_GATEWAY_LOG", "warn")],
+    )
 }
 
 /// Median and p90 of spawn → `initialize` answered.
@@ -36,7 +38,10 @@ fn time_to_initialize(config: &std::path::Path) -> (Duration, Duration) {
         peer.close_stdin();
         peer.wait_exit(Duration::from_secs(5));
     }
-    (percentile(&mut samples, 50.0), percentile(&mut samples, 90.0))
+    (
+        percentile(&mut samples, 50.0),
+        percentile(&mut samples, 90.0),
+    )
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -61,7 +66,10 @@ fn main() {
     peer.initialize();
     let listed = peer.call_ok("tools/list", json!({}), Duration::from_secs(10));
     let tools_json = serde_json::to_string(&listed["tools"]).unwrap();
-    let tokens = tiktoken_rs::o200k_base().unwrap().encode_with_special_tokens(&tools_json).len();
+    let tokens = tiktoken_rs::o200k_base()
+        .unwrap()
+        .encode_with_special_tokens(&tools_json)
+        .len();
     std::thread::sleep(Duration::from_secs(2));
     let idle_empty = rss_kib(peer.pid());
     peer.close_stdin();
@@ -82,7 +90,10 @@ fn main() {
     println!();
     println!("| metric | result | target |");
     println!("|---|---|---|");
-    println!("| release binary size | {:.1} MB ({binary} bytes) | ≤ 15 MB |", binary as f64 / 1e6);
+    println!(
+        "| release binary size | {:.1} MB ({binary} bytes) | ≤ 15 MB |",
+        binary as f64 / 1e6
+    );
     println!(
         "| spawn → `initialize` answered, 0 backends ({RUNS} runs) | p50 {:.1} ms, p90 {:.1} ms | ≤ 5 ms |",
         millis(init_0_p50),
@@ -97,8 +108,14 @@ fn main() {
         "| default `tools/list` | {} bytes, {tokens} o200k tokens | ≤ 600 tokens |",
         tools_json.len()
     );
-    println!("| idle RSS, no backends | {:.1} MB | ≤ 15 MB |", idle_empty as f64 / 1024.0);
-    println!("| idle RSS, 3 stdio backends ready (gateway process only) | {:.1} MB | ≤ 15 MB |", idle_three as f64 / 1024.0);
+    println!(
+        "| idle RSS, no backends | {:.1} MB | ≤ 15 MB |",
+        idle_empty as f64 / 1024.0
+    );
+    println!(
+        "| idle RSS, 3 stdio backends ready (gateway process only) | {:.1} MB | ≤ 15 MB |",
+        idle_three as f64 / 1024.0
+    );
     for path in [empty, slow, three] {
         let _ = std::fs::remove_file(path);
     }

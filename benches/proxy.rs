@@ -17,12 +17,20 @@ const T: Duration = Duration::from_secs(10);
 
 fn main() {
     let config = temp_path("bench.yaml");
-    std::fs::write(&config, format!("backends:\n{}", fixture_backend("fx", &[]))).unwrap();
-    let mut gateway = StdioPeer::spawn(&gateway_bin(), &["serve", "--config", config.to_str().unwrap()], &[
-        ("MCP_GATEWAY_LOG", "warn"),
-    ]);
+    std::fs::write(
+        &config,
+        format!("backends:\n{}", fixture_backend("fx", &[])),
+    )
+    .unwrap();
+    let mut gateway = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("MCP_GATEWAY_LOG", "warn")],
+    );
     gateway.initialize();
-    gateway.wait_notification("notifications/tools/list_changed", T).expect("backend ready");
+    gateway
+        .wait_notification("notifications/tools/list_changed", T)
+        .expect("backend ready");
     let mut direct = StdioPeer::spawn(&fixture_server_path(), &[], &[]);
     direct.initialize();
 
@@ -54,8 +62,11 @@ fn main() {
         let start = Instant::now();
         let ids: Vec<u64> = (0..100)
             .map(|_| {
-                gateway.request("tools/call", json!({"name": "gateway_invoke",
-                    "arguments": {"server": "fx", "tool": "sleep", "arguments": {"ms": 100}}}))
+                gateway.request(
+                    "tools/call",
+                    json!({"name": "gateway_invoke",
+                    "arguments": {"server": "fx", "tool": "sleep", "arguments": {"ms": 100}}}),
+                )
             })
             .collect();
         for id in ids {

@@ -158,6 +158,11 @@ impl Registry {
         });
     }
 
+    /// Bumped by every swap.
+    pub fn version(&self) -> u64 {
+        *self.version.borrow()
+    }
+
     /// A receiver that changes whenever the snapshot does.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.version.subscribe()

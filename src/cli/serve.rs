@@ -7,26 +7,18 @@ use rmcp::service::ServerInitializeError;
 
 use super::engine::Engine;
 use crate::config::Config;
-use crate::gateway::follow_changes;
 
 pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let Engine {
-        gateway,
-        index,
-        supervisor,
-        shutdown,
-        changes,
-    } = Engine::start(&config)?;
-    drop(index);
+    let engine = Engine::start(&config)?;
     tracing::info!(
         "serving on stdio; {} backend(s) starting in the background",
         config.backends.len()
     );
-    let follower = tokio::spawn(follow_changes(gateway.clone(), changes, shutdown.clone()));
-
     // Backends start in the background: `initialize` is answered at once.
-    match gateway
-        .serve_with_ct(rmcp::transport::stdio(), shutdown.child_token())
+    match engine
+        .gateway
+        .clone()
+        .serve_with_ct(rmcp::transport::stdio(), engine.shutdown.child_token())
         .await
     {
         Ok(running) => {
@@ -38,8 +30,6 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
         Err(e) => tracing::error!("MCP session failed to start: {e}"),
     }
 
-    shutdown.cancel();
-    supervisor.shutdown().await;
-    let _ = follower.await;
+    engine.stop().await;
     Ok(ExitCode::SUCCESS)
 }

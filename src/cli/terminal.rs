@@ -32,16 +32,7 @@ pub(super) async fn search(
     let registry = engine.gateway.registry().clone();
     registry.wait_all_settled(START_LIMIT, progress_line).await;
     finish_progress_line();
-    // Index synchronously: the terminal run has no change follower.
     let snap = registry.snapshot();
-    for (name, entry) in &snap.servers {
-        let docs: Vec<_> = entry
-            .tools
-            .iter()
-            .map(|t| crate::gateway::tool_doc(name, t))
-            .collect();
-        engine.index.replace_server(name, &docs)?;
-    }
     let mut args = json!({ "query": query, "limit": limit });
     if let Some(server) = server {
         args["server"] = json!(server);

@@ -21,7 +21,49 @@ pub async fn follow_changes(
     // The tool list last indexed per backend: a state change that left the tools as they
     // were (the same `Arc`, or still none) needs no re-index and no notification.
     let mut indexed: HashMap<String, Arc<[Tool]>> = HashMap::new();
+    // The first pass covers every backend registered before any change was reported.
+    let mut batch: BTreeSet<String> = gateway
+        .registry()
+        .snapshot()
+        .servers
+        .keys()
+        .cloned()
+        .collect();
     loop {
+        // Read the version before the snapshot: the snapshot is at least this new.
+        let version = gateway.registry().version();
+        let snap = gateway.registry().snapshot();
+        let mut updates = Vec::new();
+        for name in std::mem::take(&mut batch) {
+            let tools = snap
+                .server(&name)
+                .map(|s| Arc::clone(&s.tools))
+                .unwrap_or_else(|| Arc::from(Vec::new()));
+            let unchanged = match indexed.get(&name) {
+                Some(old) => Arc::ptr_eq(old, &tools) || (old.is_empty() && tools.is_empty()),
+                None => tools.is_empty(),
+            };
+            if unchanged {
+                continue;
+            }
+            let docs: Vec<ToolDoc> = tools.iter().map(|t| tool_doc(&name, t)).collect();
+            indexed.insert(name.clone(), tools);
+            updates.push((name, docs));
+        }
+        let changed = !updates.is_empty();
+        if changed {
+            // One commit for the whole burst: backends that start together report together.
+            let index = Arc::clone(&gateway.inner.index);
+            match tokio::task::spawn_blocking(move || index.replace_servers(&updates)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("indexing failed: {e}"),
+                Err(e) => tracing::error!("indexing task failed: {e}"),
+            }
+        }
+        gateway.inner.indexed.send_replace(version);
+        if changed {
+            gateway.announce_tools_changed().await;
+        }
         let first = tokio::select! {
             name = changes.recv() => match name {
                 Some(name) => name,
@@ -29,48 +71,14 @@ pub async fn follow_changes(
             },
             () = shutdown.cancelled() => return,
         };
-        // Backends that start together report together: fold a burst into one pass.
-        let mut batch = BTreeSet::from([first]);
+        batch.insert(first);
         while let Ok(name) = changes.try_recv() {
             batch.insert(name);
         }
-        let snap = gateway.registry().snapshot();
-        let mut updates = Vec::new();
-        for name in batch {
-            let tools = snap
-                .server(&name)
-                .map(|s| Arc::clone(&s.tools))
-                .unwrap_or_else(|| Arc::from(Vec::new()));
-            if indexed
-                .get(&name)
-                .is_some_and(|old| Arc::ptr_eq(old, &tools))
-            {
-                continue;
-            }
-            let docs: Vec<ToolDoc> = tools.iter().map(|t| tool_doc(&name, t)).collect();
-            indexed.insert(name.clone(), tools);
-            updates.push((name, docs));
-        }
-        if updates.is_empty() {
-            continue;
-        }
-        let index = Arc::clone(&gateway.inner.index);
-        let reindexed = tokio::task::spawn_blocking(move || {
-            for (name, docs) in &updates {
-                if let Err(e) = index.replace_server(name, docs) {
-                    tracing::error!(backend = %name, "indexing failed: {e}");
-                }
-            }
-        })
-        .await;
-        if let Err(e) = reindexed {
-            tracing::error!("indexing task failed: {e}");
-        }
-        gateway.announce_tools_changed().await;
     }
 }
 
-pub fn tool_doc(server: &str, tool: &Tool) -> ToolDoc {
+fn tool_doc(server: &str, tool: &Tool) -> ToolDoc {
     ToolDoc {
         server: server.to_owned(),
         name: tool.name.to_string(),

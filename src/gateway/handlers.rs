@@ -14,6 +14,8 @@ use crate::registry::{ServerEntry, ServerState, Snapshot};
 /// Default and largest number of search results.
 const DEFAULT_LIMIT: usize = 8;
 const MAX_LIMIT: usize = 50;
+/// How long a search waits for the index to catch up with the registry.
+const INDEX_WAIT: Duration = Duration::from_secs(2);
 /// How long a call waits for a backend that is still starting.
 const START_WAIT: Duration = Duration::from_secs(30);
 /// Longest description in summaries, in characters.
@@ -127,6 +129,7 @@ impl Gateway {
     }
 
     async fn search(&self, args: SearchArgs) -> Result<Value, String> {
+        self.index_caught_up(INDEX_WAIT).await;
         let snap = self.inner.registry.snapshot();
         if let Some(name) = &args.server {
             known_server(&snap, name)?;

@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ResultType, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams, ResultType,
+    ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
-use tokio::sync::broadcast;
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
+use tokio::sync::{broadcast, watch};
 
 use crate::backend::Caller;
 use crate::config::{Config, Mode, SurfacedTool};
@@ -25,7 +25,7 @@ use crate::registry::{Registry, Snapshot};
 use crate::search::SearchIndex;
 use meta::MetaTool;
 
-pub use catalog::{follow_changes, tool_doc};
+pub use catalog::follow_changes;
 pub use handlers::Outcome;
 
 const INSTRUCTIONS: &str = "Tools of many MCP servers sit behind this gateway. \
@@ -46,6 +46,8 @@ struct Inner {
     upstream: Mutex<Option<Peer<RoleServer>>>,
     /// Fires after each re-index; 2026-07-28 clients hear it on `subscriptions/listen`.
     tools_changed: broadcast::Sender<()>,
+    /// The registry version the search index has caught up with.
+    indexed: watch::Sender<u64>,
     /// Exposed name → (server, tool), cached per snapshot.
     flat: Mutex<Option<(Arc<Snapshot>, Arc<BTreeMap<String, (String, String)>>)>>,
 }
@@ -60,6 +62,7 @@ impl Gateway {
                 surfaced: config.surfaced_tools.clone(),
                 upstream: Mutex::new(None),
                 tools_changed: broadcast::Sender::new(16),
+                indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
             }),
         }
@@ -74,6 +77,14 @@ impl Gateway {
         if slot.is_none() {
             *slot = Some(peer.clone());
         }
+    }
+
+    /// Wait (at most `limit`) until the search index reflects every registry change made
+    /// so far, so a search never misses tools `gateway_list_servers` already reported.
+    async fn index_caught_up(&self, limit: std::time::Duration) {
+        let target = self.inner.registry.version();
+        let mut indexed = self.inner.indexed.subscribe();
+        let _ = tokio::time::timeout(limit, indexed.wait_for(|v| *v >= target)).await;
     }
 
     /// Tell every connected client that the tool list changed.

@@ -26,9 +26,7 @@ use tantivy::indexer::NoMergePolicy;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{
-    Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term,
-};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
 use fields::Fields;
 use fuzzy::Vocabulary;
@@ -318,9 +316,7 @@ impl Writer {
     }
 
     fn open(&self) -> Result<IndexWriter, TantivyError> {
-        let writer: IndexWriter = self
-            .index
-            .writer_with_num_threads(1, WRITER_BUDGET_BYTES)?;
+        let writer: IndexWriter = self.index.writer_with_num_threads(1, WRITER_BUDGET_BYTES)?;
         // Merges are started explicitly after commits (see `compact`).
         writer.set_merge_policy(Box::new(NoMergePolicy));
         Ok(writer)

@@ -5,5 +5,6 @@
 mod fixture_smoke;
 mod gateway;
 mod interop;
+mod search_eval;
 mod search_quality;
 mod support;
