@@ -31,6 +31,9 @@ pub use handlers::Outcome;
 const INSTRUCTIONS: &str = "Tools of many MCP servers sit behind this gateway. \
 Find one with gateway_search_tools, then call it with gateway_invoke.";
 
+/// Exposed name → `(server, tool)`, for flat and surfaced tools.
+type FlatNames = BTreeMap<String, (String, String)>;
+
 /// The MCP server the client sees. Cheap to clone; all state is shared.
 #[derive(Clone)]
 pub struct Gateway {
@@ -48,8 +51,8 @@ struct Inner {
     tools_changed: broadcast::Sender<()>,
     /// The registry version the search index has caught up with.
     indexed: watch::Sender<u64>,
-    /// Exposed name → (server, tool), cached per snapshot.
-    flat: Mutex<Option<(Arc<Snapshot>, Arc<BTreeMap<String, (String, String)>>)>>,
+    /// Exposed names, cached per snapshot.
+    flat: Mutex<Option<(Arc<Snapshot>, Arc<FlatNames>)>>,
 }
 
 impl Gateway {
@@ -99,7 +102,7 @@ impl Gateway {
     }
 
     /// Exposed name → (server, tool) for every backend tool in `snap`.
-    fn flat_map(&self, snap: &Arc<Snapshot>) -> Arc<BTreeMap<String, (String, String)>> {
+    fn flat_map(&self, snap: &Arc<Snapshot>) -> Arc<FlatNames> {
         let mut cache = lock(&self.inner.flat);
         if let Some((cached, map)) = cache.as_ref()
             && Arc::ptr_eq(cached, snap)
