@@ -90,3 +90,94 @@ fn python_sdk_client_legacy_initialize_through_meta_tools() {
 fn python_sdk_client_through_flat_mode() {
     run_python_client("flat", "auto");
 }
+
+/// A Streamable HTTP backend: server-everything listening on a loopback port.
+#[test]
+fn streamable_http_backend_through_the_gateway() {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use crate::support::StdioPeer;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let peers = repo().join("tests/peers");
+    let mut server = Command::new("node")
+        .arg(peers.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .current_dir(&peers)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node is required");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "server-everything never listened on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let config = temp_path("http.yaml");
+    std::fs::write(
+        &config,
+        format!("backends:\n  remote:\n    url: http://127.0.0.1:{port}/mcp\n"),
+    )
+    .unwrap();
+    let mut gw = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    gw.initialize();
+    let t = Duration::from_secs(20);
+    let deadline = Instant::now() + t;
+    loop {
+        let listed = gw.call_ok(
+            "tools/call",
+            json!({"name": "gateway_list_servers", "arguments": {}}),
+            t,
+        );
+        let row = &listed["structuredContent"]["servers"][0];
+        assert_eq!(row["transport"], "http");
+        assert_ne!(row["state"], "failed", "{row}");
+        if row["state"] == "ready" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "HTTP backend never became ready: {row}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let echo = gw.call_ok(
+        "tools/call",
+        json!({"name": "gateway_invoke", "arguments": {"server": "remote", "tool": "echo", "arguments": {"message": "over http"}}}),
+        t,
+    );
+    assert_eq!(echo["content"][0]["text"], "Echo: over http", "{echo}");
+    let image = gw.call_ok(
+        "tools/call",
+        json!({"name": "gateway_invoke", "arguments": {"server": "remote", "tool": "get-tiny-image"}}),
+        t,
+    );
+    assert!(
+        image["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["type"] == "image" && b["mimeType"] == "image/png"),
+        "{image}"
+    );
+    gw.close_stdin();
+    assert!(gw.wait_exit(Duration::from_secs(3)).is_some());
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_file(&config);
+}
