@@ -57,6 +57,9 @@ pub fn read(path: &Path) -> Result<Option<String>, ExportError> {
 pub fn backup(path: &Path) -> Result<PathBuf, ExportError> {
     let stamp = timestamp();
     let exists = path.exists();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
+    }
     for n in 0..1000 {
         let suffix = if n == 0 {
             String::new()

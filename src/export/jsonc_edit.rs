@@ -147,7 +147,20 @@ pub fn remove_member(text: &str, container: &[&str], name: &str) -> Result<Strin
         out.replace_range(start..end, "");
     } else if idx > 0 {
         let prev_comma = members[idx - 1].comma.unwrap_or(m.key_start);
-        out.replace_range(prev_comma..m.value.end, "");
+        let ls = line_start(text, m.key_start);
+        if ls > prev_comma && text[ls..m.key_start].trim().is_empty() {
+            // Own line: drop it from the line break before it, and the comma before that;
+            // a comment after the previous member stays with it.
+            let nl = if text[..ls - 1].ends_with('\r') {
+                ls - 2
+            } else {
+                ls - 1
+            };
+            out.replace_range(nl..m.value.end, "");
+            out.replace_range(prev_comma..prev_comma + 1, "");
+        } else {
+            out.replace_range(prev_comma..m.value.end, "");
+        }
     } else {
         out.replace_range(node.start + 1..node.end - 1, "");
     }
@@ -332,5 +345,85 @@ fn render_value(value: &Value, indent: &str, style: &Style) -> String {
             format!("[{nl}{}{nl}{indent}]", parts.join(&format!(",{nl}")))
         }
         scalar => scalar.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry() -> Entry {
+        vec![
+            ("command".to_owned(), json!("/gw")),
+            ("args".to_owned(), json!(["serve"])),
+        ]
+    }
+
+    fn set(text: &str) -> String {
+        set_member(text, &["mcpServers"], "gateway", &entry()).unwrap()
+    }
+
+    #[test]
+    fn keeps_crlf_and_a_comment_after_the_last_member() {
+        let text =
+            "{\r\n  \"mcpServers\": {\r\n    \"a\": {\"command\": \"x\"} // mine\r\n  }\r\n}\r\n";
+        let out = set(text);
+        assert_eq!(
+            out,
+            "{\r\n  \"mcpServers\": {\r\n    \"a\": {\"command\": \"x\"}, // mine\r\n    \"gateway\": {\r\n      \"command\": \"/gw\",\r\n      \"args\": [\"serve\"]\r\n    }\r\n  }\r\n}\r\n"
+        );
+        assert_eq!(set(&out), out);
+        let back = remove_member(&out, &["mcpServers"], "gateway").unwrap();
+        assert_eq!(back, text);
+    }
+
+    #[test]
+    fn creates_the_container_and_fills_empty_objects() {
+        assert_eq!(
+            set("{\n\t\"theme\": 1\n}"),
+            "{\n\t\"theme\": 1,\n\t\"mcpServers\": {\n\t\t\"gateway\": {\n\t\t\t\"command\": \"/gw\",\n\t\t\t\"args\": [\"serve\"]\n\t\t}\n\t}\n}"
+        );
+        assert_eq!(
+            set("{\"mcpServers\": {}}"),
+            "{\"mcpServers\": {\n  \"gateway\": {\n    \"command\": \"/gw\",\n    \"args\": [\"serve\"]\n  }\n}}"
+        );
+        assert!(set("{}\n").starts_with("{\n  \"mcpServers\": {\n    \"gateway\": {\n"));
+    }
+
+    #[test]
+    fn one_line_objects_stay_on_one_line_and_trailing_commas_stay() {
+        let out = set("{\"mcpServers\": {\"a\": {\"command\": \"x\"}}}");
+        assert_eq!(
+            out,
+            "{\"mcpServers\": {\"a\": {\"command\": \"x\"}, \"gateway\": {\"command\": \"/gw\", \"args\": [\"serve\"]}}}"
+        );
+        let out = set("{\n  \"mcpServers\": {\n    \"a\": 1,\n  },\n}\n");
+        assert_eq!(
+            out,
+            "{\n  \"mcpServers\": {\n    \"a\": 1,\n    \"gateway\": {\n      \"command\": \"/gw\",\n      \"args\": [\"serve\"]\n    },\n  },\n}\n"
+        );
+    }
+
+    #[test]
+    fn replaces_a_changed_entry_and_removes_members() {
+        let text = "{\n  \"mcpServers\": {\n    \"gateway\": {\"command\": \"/old\"},\n    \"b\": 2\n  }\n}\n";
+        let out = set(text);
+        assert!(out.contains("\"gateway\": {\n      \"command\": \"/gw\""));
+        assert!(out.contains("\"b\": 2"));
+        let gone = remove_member(text, &["mcpServers"], "b").unwrap();
+        assert_eq!(
+            gone,
+            "{\n  \"mcpServers\": {\n    \"gateway\": {\"command\": \"/old\"}\n  }\n}\n"
+        );
+        let gone = remove_member(text, &["mcpServers"], "gateway").unwrap();
+        assert_eq!(gone, "{\n  \"mcpServers\": {\n    \"b\": 2\n  }\n}\n");
+        let only = remove_member("{\"mcpServers\": {\"a\": 1}}", &["mcpServers"], "a").unwrap();
+        assert_eq!(only, "{\"mcpServers\": {}}");
+        assert!(matches!(
+            set_member("[1]", &["mcpServers"], "g", &entry()),
+            Err(JsonEditError::NotObject(_))
+        ));
     }
 }

@@ -26,7 +26,7 @@ pub use jsonc_edit::{Entry, JsonEditError};
 /// Why a user's file was not read or written. Each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
