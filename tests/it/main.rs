@@ -5,4 +5,5 @@
 mod fixture_smoke;
 mod gateway;
 mod interop;
+mod setup;
 mod support;
