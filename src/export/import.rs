@@ -223,29 +223,33 @@ fn looks_secret(key: &str, value: &str) -> bool {
         return false;
     }
     let k = key.to_ascii_uppercase();
-    [
-        "TOKEN",
-        "SECRET",
-        "KEY",
-        "PASSWORD",
-        "PASS",
-        "AUTH",
-        "CREDENTIAL",
-        "PAT",
+    // By word, so `PLAYWRIGHT_BROWSERS_PATH` is not a `PAT`.
+    k.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+        matches!(
+            w,
+            "TOKEN"
+                | "SECRET"
+                | "KEY"
+                | "APIKEY"
+                | "PASSWORD"
+                | "PASS"
+                | "PAT"
+                | "AUTHORIZATION"
+                | "AUTH"
+                | "CREDENTIAL"
+                | "CREDENTIALS"
+        )
+    }) || [
+        "Bearer ",
+        "sk-",
+        "ghp_",
+        "github_pat_",
+        "xoxb-",
+        "xoxp-",
+        "sbp_",
     ]
     .iter()
-    .any(|w| k.contains(w))
-        || [
-            "Bearer ",
-            "sk-",
-            "ghp_",
-            "github_pat_",
-            "xoxb-",
-            "xoxp-",
-            "sbp_",
-        ]
-        .iter()
-        .any(|p| value.starts_with(p))
+    .any(|p| value.starts_with(p))
 }
 
 /// A client's variable syntax → the gateway's `${VAR}`.

@@ -5,5 +5,6 @@
 mod fixture_smoke;
 mod gateway;
 mod interop;
+mod manage;
 mod setup;
 mod support;
