@@ -2,11 +2,13 @@
 //! the servers they list into `gateway.yaml`. All file writes go through `export`.
 #![allow(clippy::print_stdout)] // these commands report to a person at a terminal
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use serde_json::Value;
 
 use super::gwfile;
 use crate::export::import::{self, Imported};
@@ -89,6 +91,19 @@ pub fn run(command: SetupCommand, config: Option<&Path>) -> anyhow::Result<ExitC
     }
 }
 
+/// Every client accepts `[a-z0-9-]` (Gemini splits on `_`; Claude Code and Codex refuse dots).
+fn check_entry_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        bail!("--name `{name}`: use 1 to 32 of a-z, 0-9 and `-`, which every client accepts");
+    }
+    Ok(())
+}
+
 /// The gateway's entry: this binary, by absolute path, serving the given config.
 fn gateway_entry(client: Client, config: &Path) -> anyhow::Result<Entry> {
     let exe = std::env::current_exe().context("finding this program's path")?;
@@ -107,6 +122,7 @@ fn export_cmd(args: &ExportArgs, config: Option<&Path>) -> anyhow::Result<ExitCo
         println!("restored {} from {}", restored.display(), backup.display());
         return Ok(ExitCode::SUCCESS);
     }
+    check_entry_name(&args.name)?;
     let place = Place::current();
     let all = args.target.contains(&Target::All);
     let clients: Vec<Client> = if all {
@@ -220,7 +236,7 @@ pub(super) fn export_one(
         print!("{}", change.diff());
         return Ok(());
     }
-    if client.rewrites_own_file() {
+    if client.rewrites_own_file() && scope == Scope::User {
         println!(
             "{client}: warning: {} rewrites this file while it runs; quit it before this edit \
              and check the entry is still there after it starts",
@@ -264,29 +280,67 @@ pub(super) fn shell_quote(path: &Path) -> String {
 }
 
 /// What one import run found, per client.
+#[derive(Default)]
 struct Found {
     new: Vec<Imported>,
     /// (client, key, why): same server as another, or unreadable.
     skipped: Vec<(Client, String, String)>,
     /// Client → the keys that gateway.yaml now serves (for --replace).
     served_by: Vec<(Client, Scope, Vec<String>)>,
+    /// identity → backend name, starting with what gateway.yaml already has.
+    seen: BTreeMap<String, String>,
+    names: BTreeSet<String>,
 }
 
-fn collect(
-    from: &[Client],
-    place: &Place,
-    existing: &std::collections::BTreeMap<String, String>,
-) -> anyhow::Result<Found> {
-    // identity → backend name, starting with what gateway.yaml already has.
-    let mut seen: std::collections::BTreeMap<String, String> = existing
-        .iter()
-        .map(|(name, id)| (id.clone(), name.clone()))
-        .collect();
-    let mut names: std::collections::BTreeSet<String> = existing.keys().cloned().collect();
+impl Found {
+    /// Takes one client entry; `true` when gateway.yaml will serve it (new or a duplicate).
+    fn take(
+        &mut self,
+        client: Client,
+        key: &str,
+        value: &Value,
+        root: &Value,
+        place: &Place,
+    ) -> bool {
+        if import::is_gateway_entry(value) {
+            return false;
+        }
+        let mut imported = match import::from_entry(client, key, value, root, &place.project) {
+            Ok(i) => i,
+            Err(why) => {
+                self.skipped.push((client, key.to_owned(), why));
+                return false;
+            }
+        };
+        let id = imported.identity();
+        if let Some(other) = self.seen.get(&id) {
+            let why = format!("the same server as `{other}`");
+            self.skipped.push((client, key.to_owned(), why));
+            return true;
+        }
+        let base = imported.backend.name.clone();
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.names.contains(&name) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        imported.backend.name = name.clone();
+        self.names.insert(name.clone());
+        self.seen.insert(id, name);
+        self.new.push(imported);
+        true
+    }
+}
+
+fn collect(from: &[Client], place: &Place, existing: &BTreeMap<String, String>) -> Found {
     let mut found = Found {
-        new: Vec::new(),
-        skipped: Vec::new(),
-        served_by: Vec::new(),
+        seen: existing
+            .iter()
+            .map(|(n, id)| (id.clone(), n.clone()))
+            .collect(),
+        names: existing.keys().cloned().collect(),
+        ..Found::default()
     };
     let clients = if from.is_empty() {
         Client::ALL.to_vec()
@@ -303,51 +357,34 @@ fn collect(
                     continue;
                 }
             };
-            let mut keys = Vec::new();
-            for (key, value) in &servers.servers {
-                if import::is_gateway_entry(value) {
-                    continue;
-                }
-                let mut imported =
-                    match import::from_entry(client, key, value, &servers.root, &place.project) {
-                        Ok(i) => i,
-                        Err(why) => {
-                            found.skipped.push((client, key.clone(), why));
-                            continue;
-                        }
-                    };
-                let id = imported.identity();
-                if let Some(other) = seen.get(&id) {
-                    found.skipped.push((
-                        client,
-                        key.clone(),
-                        format!("the same server as `{other}`"),
-                    ));
-                    keys.push(key.clone());
-                    continue;
-                }
-                let base = imported.backend.name.clone();
-                let mut name = base.clone();
-                let mut n = 2;
-                while names.contains(&name) {
-                    name = format!("{base}-{n}");
-                    n += 1;
-                }
-                imported.backend.name = name.clone();
-                names.insert(name.clone());
-                seen.insert(id, name);
-                keys.push(key.clone());
-                found.new.push(imported);
-            }
+            let keys: Vec<String> = servers
+                .servers
+                .iter()
+                .filter(|(key, value)| found.take(client, key, value, &servers.root, place))
+                .map(|(key, _)| key.clone())
+                .collect();
             if !keys.is_empty() {
                 found.served_by.push((client, scope, keys));
             }
         }
+        // Read-only sources: imported, never edited by --replace.
+        for (path, container) in client.import_only_sources(place) {
+            match export::read_servers_at(&path, &container) {
+                Ok(Some(servers)) => {
+                    for (key, value) in &servers.servers {
+                        found.take(client, key, value, &servers.root, place);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => found.skipped.push((client, String::new(), format!("{e}"))),
+            }
+        }
     }
-    Ok(found)
+    found
 }
 
 fn import_cmd(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    check_entry_name(&args.name)?;
     let place = Place::current();
     let path = gwfile::target_path(config)?;
     let before = export::file::read(&path)?;
@@ -355,7 +392,7 @@ fn import_cmd(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<ExitCo
         .clone()
         .unwrap_or_else(|| gateway_yaml::STARTER.to_owned());
     let existing = gwfile::identities_of(&text);
-    let found = collect(&args.from, &place, &existing)?;
+    let found = collect(&args.from, &place, &existing);
     for imported in &found.new {
         let b = &imported.backend;
         let what = match &b.transport {

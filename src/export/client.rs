@@ -262,6 +262,27 @@ impl Client {
         }
     }
 
+    /// Other places this client reads servers from, for import only (never written): VS Code's
+    /// pre-1.102 `settings.json` `mcp.servers`, Claude Code's local scope (this project's
+    /// servers inside `~/.claude.json`). Each is a file and the key path of its servers.
+    pub fn import_only_sources(self, place: &Place) -> Vec<(PathBuf, Vec<String>)> {
+        match self {
+            Client::Vscode => vec![(
+                place.vscode_user().join("settings.json"),
+                vec!["mcp".into(), "servers".into()],
+            )],
+            Client::ClaudeCode => vec![(
+                place.home.join(".claude.json"),
+                vec![
+                    "projects".into(),
+                    place.project.display().to_string(),
+                    "mcpServers".into(),
+                ],
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     /// The gateway's entry in this client's shape.
     pub fn entry(self, command: &str, args: &[String]) -> Entry {
         let s = |k: &str, v: Value| (k.to_owned(), v);

@@ -313,3 +313,48 @@ mod tests {
         assert!(parse("/* open").is_err());
     }
 }
+
+/// Every sample client file: the parser agrees with `serde_json` on strict JSON, and no
+/// prefix of any file (a torn write, say) makes it panic.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod fixture_tests {
+    use super::*;
+
+    fn samples() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients");
+        let mut out = Vec::new();
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "json" || e == "jsonc")
+                {
+                    out.push((
+                        path.display().to_string(),
+                        std::fs::read_to_string(&path).unwrap(),
+                    ));
+                }
+            }
+        }
+        assert!(out.len() >= 20);
+        out
+    }
+
+    #[test]
+    fn agrees_with_serde_json_and_never_panics_on_prefixes() {
+        for (name, text) in samples() {
+            let node = parse(&text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            if let Ok(strict) = serde_json::from_str::<serde_json::Value>(&text) {
+                assert_eq!(node.to_value(), strict, "{name}");
+            }
+            for (i, _) in text.char_indices() {
+                let _ = parse(&text[..i]);
+            }
+        }
+    }
+}

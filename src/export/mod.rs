@@ -122,6 +122,38 @@ pub struct ClientServers {
     pub servers: Vec<(String, Value)>,
 }
 
+/// Reads the servers under `container` in a JSON/JSONC file; `None` when the file or the
+/// key does not exist.
+pub fn read_servers_at(
+    path: &Path,
+    container: &[String],
+) -> Result<Option<ClientServers>, ExportError> {
+    let Some(text) = file::read(path)? else {
+        return Ok(None);
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let node = jsonc::parse(&text).map_err(|e| ExportError::edit(path, e.into()))?;
+    let mut servers = &node;
+    for key in container {
+        match servers.get(key) {
+            Some(child) => servers = child,
+            None => return Ok(None),
+        }
+    }
+    let servers = servers
+        .members()
+        .iter()
+        .map(|m| (m.key.clone(), m.value.to_value()))
+        .collect();
+    Ok(Some(ClientServers {
+        path: path.to_path_buf(),
+        root: node.to_value(),
+        servers,
+    }))
+}
+
 /// Reads a client's servers; `None` when its file does not exist.
 pub fn read_servers(
     client: Client,

@@ -339,3 +339,52 @@ fn completions_for_each_shell() {
         );
     }
 }
+
+#[test]
+fn import_reads_older_and_nested_shapes() {
+    let home = Home::new();
+    home.put(
+        "cline/cline_mcp_settings.cli-nested.json",
+        ".cline/data/settings/cline_mcp_settings.json",
+    );
+    home.put(
+        "zed/home/settings.legacy-2025-06-source-custom.json",
+        ".config/zed/settings.json",
+    );
+    home.put("vscode/user/mcp.json", ".config/Code/User/mcp.json");
+    home.put(
+        "vscode/legacy-settings/settings.json",
+        ".config/Code/User/settings.json",
+    );
+    // Claude Code's local scope: this project's servers inside ~/.claude.json.
+    let claude =
+        std::fs::read_to_string(crate::setup::fixtures().join("claude-code/home/.claude.json"))
+            .unwrap()
+            .replace(
+                "/home/alex/projects/webshop",
+                home.path("project").to_str().unwrap(),
+            );
+    std::fs::write(home.path(".claude.json"), claude).unwrap();
+
+    let out = home.run(&["setup", "import"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", all_output(&out));
+    for line in [
+        "+ fetch                uvx mcp-server-fetch",
+        "+ linear               https://mcp.linear.app/mcp",
+        "+ puppeteer            npx -y @modelcontextprotocol/server-puppeteer",
+        "+ time                 uvx mcp-server-time --local-timezone=Europe/Berlin",
+        "+ postgres             npx -y @bytebase/dbhub",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    // VS Code's `github` is Claude Code's `github` (same URL): imported once.
+    assert!(
+        text.contains("vscode `github`: skipped: the same server as `github`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`mcp-server-context7`: skipped: a Zed extension"),
+        "{text}"
+    );
+}
