@@ -169,6 +169,26 @@ async fn check_backends(config: &Config, r: &mut Report) {
     r.json.insert("backends".into(), Value::Array(out));
 }
 
+/// A wired entry whose binary moved or was deleted leaves the client with no tools at all.
+fn check_entry(client: Client, scope: Scope, entry: &Value, r: &mut Report) {
+    let command = match entry.get("command") {
+        Some(Value::String(c)) => c.clone(),
+        Some(Value::Array(a)) => a.first().and_then(Value::as_str).unwrap_or("").to_owned(),
+        _ => return,
+    };
+    if !Path::new(&command).is_file() {
+        let scope_flag = if scope == Scope::Project {
+            " --scope project"
+        } else {
+            ""
+        };
+        r.problem(
+            format!("client {client}: its gateway entry launches {command}, which does not exist"),
+            format!("mcp-gateway setup export --target {client}{scope_flag}"),
+        );
+    }
+}
+
 fn check_clients(r: &mut Report) {
     let place = Place::current();
     let mut out = Vec::new();
@@ -207,6 +227,13 @@ fn check_clients(r: &mut Report) {
                         ));
                     }
                     r.ok(line);
+                    for (_, entry) in found
+                        .servers
+                        .iter()
+                        .filter(|(_, v)| import::is_gateway_entry(v))
+                    {
+                        check_entry(client, scope, entry, r);
+                    }
                 }
                 Err(e) => r.problem(
                     format!("client {client}: {e}"),

@@ -1,6 +1,7 @@
 //! Start every backend once, wait for each to settle, and report how it went: for `list`
 //! and `doctor`. The backends are stopped again before returning.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +28,26 @@ pub async fn run(config: &Config, limit: Duration) -> Vec<Status> {
     let shutdown = CancellationToken::new();
     let (tx, _rx) = mpsc::unbounded_channel();
     let supervisor = Supervisor::start(config, &registry, tx, &shutdown);
-    registry.wait_all_settled(limit, |_| {}).await;
+    // Starting backends can take seconds (npx downloads): show it to a person at a terminal.
+    let tty = std::io::stderr().is_terminal();
+    let total = config.enabled_backends().count();
+    registry
+        .wait_all_settled(limit, |snap| {
+            if tty {
+                let waiting = snap.starting();
+                eprint!(
+                    "\r\x1b[Kstarting backends: {}/{total} settled{}",
+                    total.saturating_sub(waiting.len()),
+                    waiting
+                        .first()
+                        .map_or(String::new(), |w| format!(" (waiting for {w})"))
+                );
+            }
+        })
+        .await;
+    if tty {
+        eprint!("\r\x1b[K");
+    }
     let snap = registry.snapshot();
     supervisor.shutdown().await;
     snap.servers

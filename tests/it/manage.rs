@@ -280,6 +280,26 @@ fn doctor_names_clients_wired_and_not() {
         "{text}"
     );
     assert!(text.contains("--from cursor --replace"), "{text}");
+
+    // An entry whose binary is gone is a problem, with the command that fixes it.
+    let zed = home.path(".config/zed/settings.json");
+    std::fs::create_dir_all(zed.parent().unwrap()).unwrap();
+    std::fs::write(
+        &zed,
+        "{\"context_servers\": {\"gateway\": {\"command\": \"/gone/mcp-gateway\", \"args\": [\"serve\"]}}}",
+    )
+    .unwrap();
+    let out = home.run(&["doctor"]);
+    let text = stdout(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("launches /gone/mcp-gateway, which does not exist"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: mcp-gateway setup export --target zed"),
+        "{text}"
+    );
 }
 
 #[test]
