@@ -58,6 +58,10 @@ pub struct Place {
     pub appdata: Option<PathBuf>,
     /// `$CODEX_HOME`.
     pub codex_home: Option<PathBuf>,
+    /// `$CLAUDE_CONFIG_DIR` (Claude Code may keep `.claude.json` there).
+    pub claude_config_dir: Option<PathBuf>,
+    /// `%LOCALAPPDATA%` (Windows; the Store build of Claude Desktop lives under it).
+    pub local_appdata: Option<PathBuf>,
     /// The project root for project scope.
     pub project: PathBuf,
 }
@@ -90,6 +94,8 @@ impl Place {
             xdg_config: var("XDG_CONFIG_HOME"),
             appdata: var("APPDATA"),
             codex_home: var("CODEX_HOME"),
+            claude_config_dir: var("CLAUDE_CONFIG_DIR"),
+            local_appdata: var("LOCALAPPDATA"),
             project: std::env::current_dir().unwrap_or_default(),
         }
     }
@@ -173,15 +179,25 @@ impl Client {
         let h = &place.home;
         let p = &place.project;
         match (self, scope) {
-            (Client::ClaudeCode, Scope::User) => vec![h.join(".claude.json")],
+            (Client::ClaudeCode, Scope::User) => place
+                .claude_config_dir
+                .iter()
+                .map(|d| d.join(".claude.json"))
+                .chain([h.join(".claude.json")])
+                .collect(),
             (Client::ClaudeCode, Scope::Project) => vec![p.join(".mcp.json")],
             (Client::ClaudeDesktop, Scope::User) => {
-                vec![
-                    place
-                        .app_config()
-                        .join("Claude")
-                        .join("claude_desktop_config.json"),
-                ]
+                let file = "claude_desktop_config.json";
+                let mut paths = vec![place.app_config().join("Claude").join(file)];
+                // The Microsoft Store (MSIX) build keeps a virtualised copy.
+                if let (Os::Windows, Some(local)) = (place.os, &place.local_appdata) {
+                    paths.push(
+                        local
+                            .join("Packages/Claude_pzs8sxrjxfjjc/LocalCache/Roaming/Claude")
+                            .join(file),
+                    );
+                }
+                paths
             }
             (Client::Cursor, Scope::User) => vec![h.join(".cursor").join("mcp.json")],
             (Client::Cursor, Scope::Project) => vec![p.join(".cursor").join("mcp.json")],
@@ -324,6 +340,9 @@ mod tests {
             xdg_config: None,
             appdata: (os == Os::Windows).then(|| PathBuf::from(format!("{home}/AppData/Roaming"))),
             codex_home: None,
+            claude_config_dir: None,
+            local_appdata: (os == Os::Windows)
+                .then(|| PathBuf::from(format!("{home}/AppData/Local"))),
             project: PathBuf::from("/proj"),
         }
     }
@@ -365,8 +384,10 @@ mod tests {
         let xdg = Place {
             xdg_config: Some("/x".into()),
             codex_home: Some("/c".into()),
+            claude_config_dir: Some("/cc".into()),
             ..p.clone()
         };
+        assert_eq!(user(Client::ClaudeCode, &xdg), "/cc/.claude.json");
         assert_eq!(user(Client::Vscode, &xdg), "/x/Code/User/mcp.json");
         assert_eq!(user(Client::Zed, &xdg), "/x/zed/settings.json");
         assert_eq!(user(Client::Codex, &xdg), "/c/config.toml");
@@ -409,6 +430,13 @@ mod tests {
             "C:/Users/u/AppData/Roaming/Zed/settings.json"
         );
         assert_eq!(user(Client::ClaudeCode, &p), "C:/Users/u/.claude.json");
+        let msix = Client::ClaudeDesktop.paths(Scope::User, &p)[1]
+            .to_string_lossy()
+            .replace('\\', "/");
+        assert_eq!(
+            msix,
+            "C:/Users/u/AppData/Local/Packages/Claude_pzs8sxrjxfjjc/LocalCache/Roaming/Claude/claude_desktop_config.json"
+        );
         assert_eq!(
             user(Client::Opencode, &p),
             "C:/Users/u/.config/opencode/opencode.json"

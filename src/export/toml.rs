@@ -156,3 +156,34 @@ mod tests {
         assert!(matches!(err, JsonEditError::Syntax { line: 1, .. }));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod inline_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn inline_and_dotted_containers() {
+        let entry = vec![("command".to_owned(), json!("/gw"))];
+        let out = set_member(
+            "mcp_servers = { a = { command = \"x\" } }\n",
+            "mcp_servers",
+            "gateway",
+            &entry,
+        )
+        .unwrap();
+        let v = to_json(&out).unwrap();
+        assert_eq!(v["mcp_servers"]["gateway"]["command"], "/gw", "{out}");
+        assert_eq!(v["mcp_servers"]["a"]["command"], "x", "{out}");
+        let out = set_member(
+            "mcp_servers.a.command = \"x\"\n",
+            "mcp_servers",
+            "gateway",
+            &entry,
+        )
+        .unwrap();
+        let v = to_json(&out).unwrap();
+        assert_eq!(v["mcp_servers"]["gateway"]["command"], "/gw", "{out}");
+    }
+}
