@@ -259,6 +259,10 @@ pub(super) fn export_one(
         what.push_str(&format!("; removed {}", change.removed.join(", ")));
     }
     println!("{client}: {what}");
+    println!("  then: {}", client.reload_hint());
+    if client == Client::ClaudeCode && scope == Scope::Project {
+        println!("  Claude Code asks once to approve servers from a project's .mcp.json");
+    }
     if let Some(backup) = backup {
         println!(
             "  rollback: mcp-gateway setup export --rollback {}",

@@ -173,6 +173,21 @@ impl Client {
         matches!(self, Client::ClaudeCode | Client::ClaudeDesktop)
     }
 
+    /// What the user does for the client to see an edit of its file.
+    pub fn reload_hint(self) -> &'static str {
+        match self {
+            Client::ClaudeCode => "start a new Claude Code session (or reconnect from /mcp)",
+            Client::ClaudeDesktop => "quit Claude Desktop completely and start it again",
+            Client::Cursor => "Cursor picks it up; toggle it in Settings → MCP if it does not",
+            Client::Vscode => "start it from `MCP: List Servers` in VS Code and trust it",
+            Client::Windsurf => "press refresh in Windsurf's MCP panel",
+            Client::Cline | Client::Zed => "it reloads the file by itself",
+            Client::Codex => "start a new codex session",
+            Client::Gemini => "restart gemini",
+            Client::Opencode => "restart opencode",
+        }
+    }
+
     /// Candidate files for a scope, preferred first; empty when the client has no such scope.
     /// The first that exists is used; when none exists the first is created.
     pub fn paths(self, scope: Scope, place: &Place) -> Vec<PathBuf> {

@@ -427,3 +427,62 @@ mod tests {
         ));
     }
 }
+
+/// Every sample client file: adding the entry and removing it again gives back the file byte
+/// for byte; the edited text parses and holds exactly the entry; a second add is a no-op.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod fixture_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn add_then_remove_is_the_identity_on_every_sample() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients");
+        let entry: Entry = vec![
+            ("type".to_owned(), json!("stdio")),
+            ("command".to_owned(), json!("C:\\gw\\mcp-gateway.exe")),
+            (
+                "args".to_owned(),
+                json!(["serve", "--config", "/a b/\"q\".yaml"]),
+            ),
+        ];
+        let mut checked = 0;
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+                if path.is_dir() {
+                    if !path.ends_with("golden") {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                if !path
+                    .extension()
+                    .is_some_and(|e| e == "json" || e == "jsonc")
+                {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let parsed = super::jsonc::parse(&text).unwrap().to_value();
+                for key in ["mcpServers", "servers", "context_servers", "mcp"] {
+                    if !parsed.get(key).is_some_and(serde_json::Value::is_object) {
+                        continue;
+                    }
+                    let name = path.display();
+                    let added = set_member(&text, &[key], "gateway", &entry).unwrap();
+                    let v = super::jsonc::parse(&added).unwrap().to_value();
+                    assert_eq!(v[key]["gateway"], json!(entry_map(&entry)), "{name}");
+                    assert_eq!(
+                        set_member(&added, &[key], "gateway", &entry).unwrap(),
+                        added
+                    );
+                    let removed = remove_member(&added, &[key], "gateway").unwrap();
+                    assert_eq!(removed, text, "{name}: add + remove is not the identity");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 20, "{checked}");
+    }
+}
