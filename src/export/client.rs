@@ -64,6 +64,23 @@ pub struct Place {
     pub local_appdata: Option<PathBuf>,
     /// The project root for project scope.
     pub project: PathBuf,
+    /// `$PATH`, to find clients' programs.
+    pub path_var: Option<std::ffi::OsString>,
+}
+
+fn on_path(program: &str, place: &Place) -> bool {
+    let Some(path) = &place.path_var else {
+        return false;
+    };
+    let exe = if place.os == Os::Windows {
+        format!("{program}.exe")
+    } else {
+        program.to_owned()
+    };
+    std::env::split_paths(path).any(|dir| {
+        dir.join(&exe).is_file()
+            || (place.os == Os::Windows && dir.join(format!("{program}.cmd")).is_file())
+    })
 }
 
 impl Place {
@@ -97,6 +114,7 @@ impl Place {
             claude_config_dir: var("CLAUDE_CONFIG_DIR"),
             local_appdata: var("LOCALAPPDATA"),
             project: std::env::current_dir().unwrap_or_default(),
+            path_var: std::env::var_os("PATH"),
         }
     }
 
@@ -286,10 +304,23 @@ impl Client {
         if paths.iter().any(|p| p.exists()) {
             return true;
         }
-        match self {
+        let folder = match self {
             // ~/.claude.json lives in home itself; ~/.claude is its data folder.
             Client::ClaudeCode => place.home.join(".claude").is_dir(),
             _ => paths.iter().any(|p| p.parent().is_some_and(Path::is_dir)),
+        };
+        // A command-line client installed but never run has no folder yet.
+        folder || self.program().is_some_and(|p| on_path(p, place))
+    }
+
+    /// The client's command-line program, for those that have one.
+    fn program(self) -> Option<&'static str> {
+        match self {
+            Client::ClaudeCode => Some("claude"),
+            Client::Codex => Some("codex"),
+            Client::Gemini => Some("gemini"),
+            Client::Opencode => Some("opencode"),
+            _ => None,
         }
     }
 
@@ -359,6 +390,7 @@ mod tests {
             local_appdata: (os == Os::Windows)
                 .then(|| PathBuf::from(format!("{home}/AppData/Local"))),
             project: PathBuf::from("/proj"),
+            path_var: None,
         }
     }
 

@@ -54,6 +54,23 @@ impl Home {
     }
 
     /// Runs the gateway with `--config <HOME>/gateway.yaml` and `args`.
+    /// [`Home::run`] with `program`'s folder first on PATH.
+    pub fn run_with_path(&self, args: &[&str], program: &Path) -> Output {
+        let dir = program.parent().unwrap();
+        let path = std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
+        let config = self.config();
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.command(&gateway_bin())
+            .env("PATH", path)
+            .args(&all)
+            .output()
+            .unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         let config = self.config();
         let mut all = vec!["--config", config.to_str().unwrap()];
@@ -399,9 +416,9 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
 #[test]
 fn claude_mcp_list_reports_the_exported_gateway_connected() {
     let claude = peer_bin("claude");
+    // An empty HOME: Claude Code counts as installed because `claude` is on PATH.
     let home = Home::new();
-    std::fs::create_dir_all(home.path(".claude")).unwrap();
-    let out = home.run(&["setup", "export", "--target", "claude-code"]);
+    let out = home.run_with_path(&["setup", "export", "--target", "claude-code"], &claude);
     assert!(out.status.success(), "{}", all_output(&out));
     let mut cmd = home.command(&claude);
     cmd.args(["mcp", "list"])
@@ -424,8 +441,7 @@ fn claude_mcp_list_reports_the_exported_gateway_connected() {
 fn codex_mcp_list_lists_the_exported_gateway() {
     let codex = peer_bin("codex");
     let home = Home::new();
-    std::fs::create_dir_all(home.path(".codex")).unwrap();
-    let out = home.run(&["setup", "export", "--target", "codex"]);
+    let out = home.run_with_path(&["setup", "export", "--target", "codex"], &codex);
     assert!(out.status.success(), "{}", all_output(&out));
     let mut cmd = home.command(&codex);
     cmd.args(["mcp", "list", "--json"]);
