@@ -215,7 +215,12 @@ pub fn get(name: &str, config: &Config, as_json: bool) -> anyhow::Result<ExitCod
 }
 
 pub fn init(config: Option<&Path>, force: bool) -> anyhow::Result<ExitCode> {
-    let path = match config {
+    let named = config.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(crate::config::CONFIG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    });
+    let path = match named {
         Some(p) => std::path::absolute(p)?,
         None => {
             crate::config::user_config_path().context("no home directory: pass --config PATH")?

@@ -107,6 +107,18 @@ pub fn from_entry(
             .unwrap_or_default()
     };
     let ty = v.get("type").and_then(Value::as_str).unwrap_or("");
+    if ty == "ws" {
+        return Err("a WebSocket server, which the gateway cannot reach".into());
+    }
+    if ["oauth", "auth", "headersHelper"]
+        .iter()
+        .any(|k| v.get(*k).is_some_and(|a| a.is_object() || a.is_string()))
+    {
+        notes.push(
+            "signs in with OAuth or a header helper; the gateway sends only its static headers"
+                .into(),
+        );
+    }
     let url = ["url", "serverUrl", "httpUrl"]
         .iter()
         .find_map(|k| v.get(*k).and_then(Value::as_str));
@@ -180,7 +192,10 @@ pub fn from_entry(
         }
     };
     notes.extend(translated);
-    if let NewTransport::Http { headers, .. } = &transport {
+    if let NewTransport::Http { headers, url } = &transport {
+        if url_has_secret(url) {
+            notes.push("the URL holds what looks like a secret (written as found)".into());
+        }
         for (k, val) in headers {
             if looks_secret(k, val) {
                 notes.push(format!(
@@ -209,6 +224,16 @@ pub fn from_entry(
         },
         notes,
     })
+}
+
+/// A key in the URL itself (`…/sk-…/sse`, `?api_key=…`).
+fn url_has_secret(url: &str) -> bool {
+    url.split(['/', '?', '&', '='])
+        .any(|part| looks_secret("", part))
+        || url.split(['?', '&']).skip(1).any(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(k, v)| looks_secret(k, v))
+        })
 }
 
 fn value_string(v: &Value) -> String {
