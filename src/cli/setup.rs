@@ -137,6 +137,13 @@ fn export_cmd(args: &ExportArgs, config: Option<&Path>) -> anyhow::Result<ExitCo
             .collect()
     };
     let config_path = gwfile::ensure(config, args.dry_run)?;
+    if config_path.exists()
+        && let Err(e) = crate::config::Config::load(Some(&config_path))
+    {
+        eprintln!(
+            "warning: the clients will launch the gateway on a config that does not load yet: {e}"
+        );
+    }
     let served = if args.replace {
         gwfile::identities(&config_path)?
     } else {
