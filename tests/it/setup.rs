@@ -459,3 +459,30 @@ fn codex_mcp_list_lists_the_exported_gateway() {
     assert_eq!(gw["transport"]["command"], bin.to_str().unwrap(), "{gw}");
     assert_eq!(gw["transport"]["args"][0], "serve", "{gw}");
 }
+
+#[cfg(unix)]
+#[test]
+fn export_keeps_the_file_mode_and_crlf_line_endings() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let file = home.path(".claude.json");
+    let crlf = "{\r\n  \"numStartups\": 3,\r\n  \"mcpServers\": {}\r\n}\r\n";
+    std::fs::write(&file, crlf).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(home.path(".claude")).unwrap();
+    let out = home.run(&["setup", "export", "--target", "claude-code"]);
+    assert!(out.status.success(), "{}", all_output(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("\"mcpServers\": {\r\n    \"gateway\": {\r\n"),
+        "{text:?}"
+    );
+    assert!(
+        !text.replace("\r\n", "").contains('\n'),
+        "a bare LF crept in: {text:?}"
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let backup = backup_from(&stdout(&out));
+    assert_eq!(std::fs::read_to_string(backup).unwrap(), crlf);
+}
