@@ -355,6 +355,23 @@ mod fixture_tests {
             for (i, _) in text.char_indices() {
                 let _ = parse(&text[..i]);
             }
+            // Damage it here and there: errors, never panics, and an edit of whatever still
+            // parses never panics either.
+            for (i, _) in text.char_indices().step_by(5) {
+                for junk in [",", "}", "{", "\"", "/*", "//", "\\", "]", ":", "\u{feff}"] {
+                    let mut bad = text.clone();
+                    bad.insert_str(i, junk);
+                    if parse(&bad).is_ok() {
+                        let entry = vec![("command".to_owned(), serde_json::json!("/gw"))];
+                        let _ = crate::export::jsonc_edit::set_member(
+                            &bad,
+                            &["mcpServers"],
+                            "g",
+                            &entry,
+                        );
+                    }
+                }
+            }
         }
     }
 }
