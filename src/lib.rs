@@ -7,11 +7,13 @@
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
+//! - [`export`]: every write to a file the user owns (client configs, `gateway.yaml`).
 //! - [`shutdown`]: the root cancellation token and signal handling.
 
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod gateway;
 pub mod registry;
 pub mod search;

@@ -1,7 +1,12 @@
 //! The command line: clap types and dispatch. One file per command group.
 
+mod doctor;
 mod engine;
+mod gwfile;
+mod manage;
+mod probe;
 mod serve;
+mod setup;
 mod terminal;
 
 use std::io::IsTerminal;
@@ -57,6 +62,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Connect AI clients to the gateway (`setup export`) or pull their servers in (`setup import`).
+    #[command(subcommand)]
+    Setup(setup::SetupCommand),
+    /// Add a backend to gateway.yaml (`claude mcp add` syntax).
+    Add(manage::AddArgs),
+    /// Remove a backend from gateway.yaml.
+    Remove { name: String },
+    /// List the backends, with each one's state, tool count and start time.
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Don't start the backends; show the config only.
+        #[arg(long)]
+        no_probe: bool,
+    },
+    /// Show one backend's configuration as written.
+    Get {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the config, the backends, the environment and the clients; each problem with a fix.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a commented starter gateway.yaml.
+    Init {
+        /// Overwrite an existing file (a backup is kept).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Logs go to stderr only: in `serve`, stdout carries the protocol.
@@ -79,6 +118,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // reqwest is built without a default TLS provider to avoid the slow aws-lc build;
     // install ring's. An error only means one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Commands that edit or diagnose the config must run when it does not load.
+    let explicit = cli.config.as_deref();
+    match cli.command {
+        Command::Setup(command) => return setup::run(command, explicit),
+        Command::Add(args) => return manage::add(args, explicit),
+        Command::Remove { name } => return manage::remove(&name, explicit),
+        Command::Doctor { json } => return doctor::run(explicit, json).await,
+        Command::Init { force } => return manage::init(explicit, force),
+        Command::Completions { shell } => return manage::completions(shell),
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref()).context("loading the configuration")?;
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -97,5 +147,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             arguments,
             json,
         } => terminal::call(config, &server, &tool, &arguments, json).await,
+        Command::List { json, no_probe } => manage::list(&config, json, !no_probe).await,
+        Command::Get { name, json } => manage::get(&name, &config, json),
+        Command::Setup(_)
+        | Command::Add(_)
+        | Command::Remove { .. }
+        | Command::Doctor { .. }
+        | Command::Init { .. }
+        | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
     }
 }

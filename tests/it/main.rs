@@ -5,6 +5,8 @@
 mod fixture_smoke;
 mod gateway;
 mod interop;
+mod manage;
 mod search_eval;
 mod search_quality;
+mod setup;
 mod support;
