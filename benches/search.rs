@@ -1,0 +1,123 @@
+//! `cargo bench --bench search`: the tool index at 10,000+ tools, in process. Both shared
+//! corpora (694 + 1,223 real tools) are copied under new server names until the index holds
+//! over 10,000 tools; then: full build, search latency over the dev queries (p50/p95, plain
+//! and with a `server` filter), and replacing one backend's tools. Prints a Markdown report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{machine, micros, millis, percentile};
+use mcp_gateway::search::{SearchIndex, ToolDoc};
+use serde_json::Value;
+
+const TARGET_TOOLS: usize = 10_000;
+
+fn eval_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval")
+}
+
+fn corpus(name: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(eval_dir().join(name)).expect("../shared/eval is required");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn queries(name: &str) -> Vec<String> {
+    std::fs::read_to_string(eval_dir().join(name))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|q| q["query"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn main() {
+    let tools: Vec<Value> = [corpus("tool-corpus.json"), corpus("github-corpus.json")].concat();
+    let mut servers: BTreeMap<String, Vec<ToolDoc>> = BTreeMap::new();
+    let mut total = 0;
+    for copy in 0.. {
+        for t in &tools {
+            let server = format!("{}-{copy}", t["server"].as_str().unwrap());
+            servers.entry(server.clone()).or_default().push(ToolDoc {
+                server,
+                name: t["name"].as_str().unwrap().to_owned(),
+                title: None,
+                description: t["description"].as_str().unwrap_or("").to_owned(),
+                input_schema: t["inputSchema"].clone(),
+            });
+            total += 1;
+        }
+        if total >= TARGET_TOOLS {
+            break;
+        }
+    }
+    let batch: Vec<(String, Vec<ToolDoc>)> = servers.into_iter().collect();
+
+    let index = SearchIndex::new().unwrap();
+    let start = Instant::now();
+    index.replace_servers(&batch).unwrap();
+    let build = start.elapsed();
+    std::thread::sleep(Duration::from_secs(2)); // let the background merge finish
+
+    let qs = [queries("queries-dev.jsonl"), queries("queries-github-dev.jsonl")].concat();
+    let mut plain = Vec::new();
+    let mut filtered = Vec::new();
+    for _ in 0..5 {
+        for q in &qs {
+            let start = Instant::now();
+            index.search(q, 10, None).unwrap();
+            plain.push(start.elapsed());
+            let start = Instant::now();
+            index.search(q, 10, Some("github-0")).unwrap();
+            filtered.push(start.elapsed());
+        }
+    }
+
+    // One backend's tools replaced, as on its tools/list_changed (the largest real server).
+    let (name, docs) = batch.iter().max_by_key(|(_, d)| d.len()).unwrap();
+    let small = batch.iter().find(|(n, _)| n.starts_with("time-")).unwrap();
+    let mut big_updates = Vec::new();
+    let mut small_updates = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        index.replace_server(&small.0, &small.1).unwrap();
+        small_updates.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        index.replace_server(name, docs).unwrap();
+        big_updates.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    println!("machine: {}", machine());
+    println!();
+    println!("| metric ({total} tools, {} backends) | result | target |", batch.len());
+    println!("|---|---|---|");
+    println!("| index build, all tools in one commit | {:.0} ms | — |", millis(build));
+    println!(
+        "| search, top 10 ({} queries × 5) | p50 {:.0} µs, p95 {:.0} µs | p50 ≤ 500 µs |",
+        qs.len(),
+        micros(percentile(&mut plain, 50.0)),
+        micros(percentile(&mut plain, 95.0))
+    );
+    println!(
+        "| search with `server` filter | p50 {:.0} µs, p95 {:.0} µs | — |",
+        micros(percentile(&mut filtered, 50.0)),
+        micros(percentile(&mut filtered, 95.0))
+    );
+    println!(
+        "| replace one backend's tools ({} tools, 10 runs) | p50 {:.1} ms, max {:.1} ms | ≤ 20 ms |",
+        small.1.len(),
+        millis(percentile(&mut small_updates, 50.0)),
+        millis(percentile(&mut small_updates, 100.0))
+    );
+    println!(
+        "| replace one backend's tools ({} tools, 10 runs) | p50 {:.1} ms, max {:.1} ms | ≤ 20 ms |",
+        docs.len(),
+        millis(percentile(&mut big_updates, 50.0)),
+        millis(percentile(&mut big_updates, 100.0))
+    );
+}
