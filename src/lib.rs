@@ -7,9 +7,11 @@
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
+//! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
 //! - [`shutdown`]: the root cancellation token and signal handling.
 
 pub mod backend;
+pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod gateway;

@@ -460,7 +460,8 @@ backends:
         ("npx", strings(&["-y", "@anthropic/mcp-server-tavily"]))
     );
     assert_eq!(c.surfaced_tools.len(), 1);
-    assert!(c.capabilities.is_some());
+    assert!(c.capabilities.enabled);
+    assert!(c.capabilities.directories[0].ends_with("capabilities"));
 }
 
 #[test]

@@ -1,0 +1,76 @@
+//! Watching capability directories: notify's events, bridged into a tokio channel and
+//! debounced, so an editor's burst of writes and renames becomes one reload.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+/// Quiet time after the last event before reloading. Small, because the reload must land
+/// within a second of the edit; editors finish their write-rename dance well inside it.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Owns the OS watcher; dropping it stops the events.
+pub struct DirWatcher {
+    _watcher: RecommendedWatcher,
+    pub events: mpsc::UnboundedReceiver<()>,
+}
+
+/// Watches `dirs` recursively. Directories that cannot be watched are returned with the
+/// reason, and the rest are still watched.
+pub fn watch(dirs: &[PathBuf]) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
+    let (tx, events) = mpsc::unbounded_channel();
+    let handler = move |event: notify::Result<notify::Event>| {
+        let relevant = match &event {
+            Ok(e) => !e.kind.is_access() && e.paths.iter().any(|p| relevant(p)),
+            // An overflowed queue means we missed events: reload to be safe.
+            Err(_) => true,
+        };
+        if relevant {
+            // The receiver is gone only at shutdown.
+            let _ = tx.send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            let why = format!("cannot start the file watcher: {e}");
+            return (None, dirs.iter().map(|d| (d.clone(), why.clone())).collect());
+        }
+    };
+    let mut failed = Vec::new();
+    for dir in dirs {
+        if let Err(e) = watcher.watch(dir, RecursiveMode::Recursive) {
+            failed.push((dir.clone(), format!("cannot watch for changes: {e}")));
+        }
+    }
+    let watcher = DirWatcher {
+        _watcher: watcher,
+        events,
+    };
+    (Some(watcher), failed)
+}
+
+/// Capability files and directories (a removed directory takes its files with it).
+fn relevant(path: &Path) -> bool {
+    let hidden = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'));
+    !hidden && (super::load::is_capability_file(path) || path.extension().is_none())
+}
+
+impl DirWatcher {
+    /// The next batch of changes: waits for one event, then for `DEBOUNCE` of quiet.
+    /// `None` when the watcher has stopped.
+    pub async fn next_batch(&mut self) -> Option<()> {
+        self.events.recv().await?;
+        loop {
+            match tokio::time::timeout(DEBOUNCE, self.events.recv()).await {
+                Ok(Some(())) => {}
+                Ok(None) | Err(_) => return Some(()),
+            }
+        }
+    }
+}
