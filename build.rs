@@ -10,7 +10,8 @@ fn main() {
     let mut files = Vec::new();
     collect(&root, &mut files);
     files.sort();
-    let mut out = String::from("/// `(path under capabilities/, text)` of every built-in capability.\n");
+    let mut out =
+        String::from("/// `(path under capabilities/, text)` of every built-in capability.\n");
     out.push_str("pub static FILES: &[(&str, &str)] = &[\n");
     for path in &files {
         // Directories are watched too, so adding a file to one reruns this script.

@@ -13,8 +13,8 @@ use rmcp::{ErrorData, Peer, RoleClient, RoleServer};
 use tokio_util::sync::CancellationToken;
 
 use super::client::ProgressRoutes;
-use crate::capability::CapabilitySet;
 use super::connect::StderrTail;
+use crate::capability::CapabilitySet;
 
 /// A cheap, cloneable handle to a ready backend. Calls go straight to the connection's
 /// peer (or the capability executor), so any number run at once; the actor owns the

@@ -46,11 +46,16 @@ impl HostOverrides {
     pub fn parse(spec: &str) -> HostOverrides {
         let mut map = BTreeMap::new();
         for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match pair.split_once('=').map(|(h, o)| (h.trim(), Url::parse(o.trim()))) {
+            match pair
+                .split_once('=')
+                .map(|(h, o)| (h.trim(), Url::parse(o.trim())))
+            {
                 Some((host, Ok(origin))) if !host.is_empty() => {
                     map.insert(host.to_ascii_lowercase(), origin);
                 }
-                _ => tracing::warn!("{OVERRIDE_ENV}: ignoring `{pair}` (want host=scheme://host:port)"),
+                _ => tracing::warn!(
+                    "{OVERRIDE_ENV}: ignoring `{pair}` (want host=scheme://host:port)"
+                ),
             }
         }
         HostOverrides(map)
@@ -73,7 +78,9 @@ impl HostOverrides {
     }
 
     fn targets(&self) -> impl Iterator<Item = String> + '_ {
-        self.0.values().filter_map(|u| u.host_str().map(str::to_owned))
+        self.0
+            .values()
+            .filter_map(|u| u.host_str().map(str::to_owned))
     }
 }
 
@@ -207,10 +214,10 @@ impl Executor {
         let plain = |s: &str| s.to_owned();
         let mut used: Vec<String> = p.url.args().map(str::to_owned).collect();
         // `.` and `..` stay dot segments even when encoded (URL parsers normalise `%2e`).
-        if let Some(name) = used
-            .iter()
-            .find(|n| args.get(*n).is_some_and(|v| matches!(v.as_str(), Some("." | ".."))))
-        {
+        if let Some(name) = used.iter().find(|n| {
+            args.get(*n)
+                .is_some_and(|v| matches!(v.as_str(), Some("." | "..")))
+        }) {
             return Err(format!("argument `{name}` cannot be `.` or `..`"));
         }
         let url_text = p.url.fill(args, &env, &encode).map_err(|m| missing(&m))?;
@@ -363,7 +370,10 @@ fn fill_json(
             t.fill(args, env, &|v| v.to_owned()).ok().map(Value::String)
         }
         Value::Array(items) => Some(Value::Array(
-            items.iter().filter_map(|i| fill_json(i, args, env)).collect(),
+            items
+                .iter()
+                .filter_map(|i| fill_json(i, args, env))
+                .collect(),
         )),
         Value::Object(map) => Some(Value::Object(
             map.iter()
@@ -469,9 +479,19 @@ mod tests {
     #[test]
     fn response_path_selects_and_wraps() {
         let body = br#"{"data": {"items": [{"id": 1}]}}"#;
-        let r = success(body, body.len(), false, Some(&["data".into(), "items".into()]));
+        let r = success(
+            body,
+            body.len(),
+            false,
+            Some(&["data".into(), "items".into()]),
+        );
         assert_eq!(r.structured_content, Some(json!({"result": [{"id": 1}]})));
-        let r = success(body, body.len(), false, Some(&["data".into(), "items".into(), "0".into()]));
+        let r = success(
+            body,
+            body.len(),
+            false,
+            Some(&["data".into(), "items".into(), "0".into()]),
+        );
         assert_eq!(r.structured_content, Some(json!({"id": 1})));
     }
 
@@ -485,6 +505,9 @@ mod tests {
 
     #[test]
     fn path_segments_cannot_escape() {
-        assert_eq!(utf8_percent_encode("../a b/?", SEGMENT).to_string(), "..%2Fa%20b%2F%3F");
+        assert_eq!(
+            utf8_percent_encode("../a b/?", SEGMENT).to_string(),
+            "..%2Fa%20b%2F%3F"
+        );
     }
 }

@@ -176,8 +176,7 @@ impl Loader {
                     warnings,
                     pinned,
                 };
-                self.good
-                    .insert(path.to_path_buf(), (text, loaded.clone()));
+                self.good.insert(path.to_path_buf(), (text, loaded.clone()));
                 Some(loaded)
             }
             Err(e @ FileError::PinMismatch { .. }) => {

@@ -27,7 +27,7 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
 
 pub use executor::{Executor, HostOverrides, OVERRIDE_ENV};
-pub use load::{LoadProblem, LoadedCapability, Loaded, Loader, Source, load_text};
+pub use load::{LoadProblem, Loaded, LoadedCapability, Loader, Source, load_text};
 pub use service::{CapabilitySet, executor, start};
 pub use ssrf::NetworkPolicy;
 pub use template::Template;
@@ -151,7 +151,11 @@ impl Capability {
             // Tags help search ("weather", "pypi") without a separate field in the index.
             description.push_str(&format!(" [tags: {}]", self.tags.join(", ")));
         }
-        Tool::new(self.name.clone(), description, Arc::new(self.input_schema.clone()))
-            .annotate(annotations)
+        Tool::new(
+            self.name.clone(),
+            description,
+            Arc::new(self.input_schema.clone()),
+        )
+        .annotate(annotations)
     }
 }

@@ -175,7 +175,10 @@ mod tests {
     #[test]
     fn json_braces_are_literal() {
         let t = Template::parse(r#"{} and {"a": 1} and { x }"#).unwrap();
-        assert_eq!(t.fill(&Map::new(), &env, &plain).unwrap(), r#"{} and {"a": 1} and { x }"#);
+        assert_eq!(
+            t.fill(&Map::new(), &env, &plain).unwrap(),
+            r#"{} and {"a": 1} and { x }"#
+        );
     }
 
     #[test]

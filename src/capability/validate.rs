@@ -7,8 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::format::{
-    INFORMATIONAL_METADATA, RawAuth, RawCapability, RawProvider,
-    RawRestConfig, UNIMPLEMENTED_TOP,
+    INFORMATIONAL_METADATA, RawAuth, RawCapability, RawProvider, RawRestConfig, UNIMPLEMENTED_TOP,
 };
 use super::template::Template;
 use super::{Annotations, Auth, AuthKind, Body, Capability, Provider};
@@ -50,7 +49,9 @@ fn build(raw: RawCapability) -> Result<(Capability, Vec<String>), Invalid> {
     if let Some(v) = &raw.fulcrum
         && v.as_str().or(v.as_f64().map(|_| "1.0")) != Some("1.0")
     {
-        warnings.push(format!("format version `fulcrum: {v}` is not 1.0; read as 1.0"));
+        warnings.push(format!(
+            "format version `fulcrum: {v}` is not 1.0; read as 1.0"
+        ));
     }
     for key in raw.other.keys() {
         if UNIMPLEMENTED_TOP.contains(&key.as_str()) {
@@ -173,16 +174,20 @@ fn build(raw: RawCapability) -> Result<(Capability, Vec<String>), Invalid> {
 }
 
 fn seconds(value: f64, key: &str) -> Result<Option<Duration>, Invalid> {
-    if !(value.is_finite() && value >= 0.0 && value <= 86_400.0) {
+    if !(0.0..=86_400.0).contains(&value) {
         return Err(invalid(format!("`{key}` must be 0-86400 seconds")));
     }
     Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
 }
 
 fn provider(role: &str, value: Value, warnings: &mut Vec<String>) -> Result<Provider, Invalid> {
-    let raw: RawProvider = serde_json::from_value(value)
-        .map_err(|e| invalid(format!("provider `{role}`: {e}")))?;
-    let role: &'static str = if role == "primary" { "primary" } else { "fallback" };
+    let raw: RawProvider =
+        serde_json::from_value(value).map_err(|e| invalid(format!("provider `{role}`: {e}")))?;
+    let role: &'static str = if role == "primary" {
+        "primary"
+    } else {
+        "fallback"
+    };
     match raw.service.as_deref().unwrap_or("rest") {
         "rest" | "http" => {}
         other => {
@@ -209,14 +214,9 @@ fn rest(
     timeout: Duration,
     warnings: &mut Vec<String>,
 ) -> Result<Provider, Invalid> {
-    for key in c.other.keys() {
-        let hint = if key == "path_selector" {
-            " (not implemented)"
-        } else {
-            ""
-        };
+    if let Some(key) = c.other.keys().next() {
         return Err(invalid(format!(
-            "provider `{role}`: `config.{key}` is not supported{hint}"
+            "provider `{role}`: `config.{key}` is not supported"
         )));
     }
     if let Some(format) = c.response_format.as_deref()
@@ -279,7 +279,9 @@ fn rest(
         }
     };
     if c.param_map.values().any(String::is_empty) {
-        warnings.push(format!("provider `{role}`: empty names in `param_map` are ignored"));
+        warnings.push(format!(
+            "provider `{role}`: empty names in `param_map` are ignored"
+        ));
     }
     Ok(Provider {
         role,

@@ -36,7 +36,10 @@ pub fn watch(dirs: &[PathBuf]) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
         Ok(w) => w,
         Err(e) => {
             let why = format!("cannot start the file watcher: {e}");
-            return (None, dirs.iter().map(|d| (d.clone(), why.clone())).collect());
+            return (
+                None,
+                dirs.iter().map(|d| (d.clone(), why.clone())).collect(),
+            );
         }
     };
     let mut failed = Vec::new();

@@ -246,14 +246,16 @@ fn capabilities(
         return Err(doc.invalid(
             &[Seg::key("capabilities"), Seg::key("name")],
             Target::Value,
-            format!(
-                "`capabilities.name` must be 1-{MAX_BACKEND_NAME} letters, digits, `_` or `-`"
-            ),
+            format!("`capabilities.name` must be 1-{MAX_BACKEND_NAME} letters, digits, `_` or `-`"),
         ));
     }
     let mut directories = Vec::new();
     for (i, dir) in raw.directories.unwrap_or_default().iter().enumerate() {
-        let path = [Seg::key("capabilities"), Seg::key("directories"), Seg::Index(i)];
+        let path = [
+            Seg::key("capabilities"),
+            Seg::key("directories"),
+            Seg::Index(i),
+        ];
         let expanded = expand::expand(dir, env, &mut expand::VarUse::default())
             .map_err(|e| doc.invalid(&path, Target::Value, e))?;
         directories.push(base_dir.join(expanded));

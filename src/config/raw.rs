@@ -180,7 +180,10 @@ pub(crate) struct RawMetaMcp {
 
 /// The `capabilities:` section: REST APIs described by capability YAML files.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "the `capabilities` section (a mapping)")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the `capabilities` section (a mapping)"
+)]
 pub(crate) struct RawCapabilities {
     pub enabled: Option<bool>,
     pub name: Option<String>,

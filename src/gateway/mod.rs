@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ResultType, ServerCapabilities, ServerConfig, Tool,
+    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams, ResultType,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -44,6 +44,7 @@ struct Inner {
     /// The connected client, for notifications that are not replies.
     upstream: Mutex<Option<Peer<RoleServer>>>,
     /// Exposed name → (server, tool), cached per snapshot.
+    #[allow(clippy::type_complexity)] // newer clippy; a one-off cache type
     flat: Mutex<Option<(Arc<Snapshot>, Arc<BTreeMap<String, (String, String)>>)>>,
 }
 

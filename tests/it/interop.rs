@@ -24,7 +24,11 @@ pub fn peers_python() -> PathBuf {
 
 fn peers_bin(name: &str) -> PathBuf {
     let path = repo().join("target/peers-venv/bin").join(name);
-    assert!(path.is_file(), "{} is missing: run tests/peers/install.sh", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run tests/peers/install.sh",
+        path.display()
+    );
     path
 }
 
@@ -39,7 +43,11 @@ fn run_python_client(surface: &str, mode: &str) {
     std::fs::write(dir.join("note.txt"), "written by the interop test\n").unwrap();
     let peers = repo().join("tests/peers");
     let config = temp_path("interop.yaml");
-    let mode_line = if surface == "flat" { "mode: flat\n" } else { "" };
+    let mode_line = if surface == "flat" {
+        "mode: flat\n"
+    } else {
+        ""
+    };
     std::fs::write(
         &config,
         format!(

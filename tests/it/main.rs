@@ -2,6 +2,7 @@
 //! binary over stdio against the fixture server and real third-party MCP peers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod capabilities;
 mod fixture_smoke;
 mod gateway;
 mod interop;
