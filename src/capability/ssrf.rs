@@ -96,9 +96,10 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Loopback, private, link-local, shared (CGNAT), unspecified, multicast, broadcast and
-/// documentation ranges, and IPv6 unique-local and link-local; IPv4-mapped IPv6 addresses
-/// are judged as the IPv4 address they carry.
+/// Loopback, private, link-local, shared (CGNAT), benchmarking, unspecified, multicast and
+/// broadcast ranges, and IPv6 unique-local and link-local; IPv4-mapped IPv6 addresses are
+/// judged as the IPv4 address they carry. (Documentation ranges are not internal networks;
+/// some sandboxes route public names through them.)
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -109,7 +110,6 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_multicast()
-                || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 198 && (b == 18 || b == 19))

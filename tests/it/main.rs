@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod capabilities;
+mod catalog;
 mod fixture_smoke;
 mod gateway;
 mod interop;
