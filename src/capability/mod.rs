@@ -12,6 +12,7 @@ mod builtin;
 mod executor;
 mod format;
 pub mod load;
+pub mod openapi;
 pub mod pin;
 mod service;
 mod ssrf;

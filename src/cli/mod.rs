@@ -1,5 +1,7 @@
 //! The command line: clap types and dispatch. One file per command group.
 
+mod cap;
+mod cap_import;
 mod engine;
 mod serve;
 mod terminal;
@@ -57,6 +59,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// REST API capabilities: validate, list, pin, verify, import OpenAPI.
+    Cap {
+        #[command(subcommand)]
+        command: cap::CapCommand,
+    },
 }
 
 /// Logs go to stderr only: in `serve`, stdout carries the protocol.
@@ -97,5 +104,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             arguments,
             json,
         } => terminal::call(config, &server, &tool, &arguments, json).await,
+        Command::Cap { command } => cap::run(config, command).await,
     }
 }

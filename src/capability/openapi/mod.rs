@@ -1,0 +1,566 @@
+//! `cap import`: an OpenAPI 3.0/3.1 or Swagger 2.0 document (JSON or YAML) → one capability
+//! file per operation, in the original mcp-gateway's format, each validated before it is
+//! returned. `schema` resolves `$ref`s; `spec` reads servers and security schemes.
+
+mod schema;
+mod spec;
+
+use std::collections::BTreeSet;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use schema::{deref, inline};
+pub use spec::{AuthPlan, base_url, security};
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+const MAX_NAME: usize = 64;
+const MAX_DESCRIPTION: usize = 1200;
+
+/// What to import and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub prefix: Option<String>,
+    /// Globs over the operation path (`/repos/**`) or the generated tool name (`repos_*`).
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// The environment variable holding the API key or token.
+    pub auth_env: Option<String>,
+    /// Overrides the document's servers / host.
+    pub base_url: Option<String>,
+    /// Where the document came from, to resolve a relative server URL.
+    pub source_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub name: String,
+    /// `GET /path`
+    pub operation: String,
+    pub yaml: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub operation: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub title: String,
+    pub base_url: String,
+    pub auth: Option<String>,
+    pub generated: Vec<Generated>,
+    pub skipped: Vec<Skipped>,
+    pub notes: BTreeSet<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("not JSON or YAML: {0}")]
+    Parse(String),
+    #[error("not an OpenAPI 3.x or Swagger 2.0 document (no `openapi` or `swagger` version)")]
+    NotOpenApi,
+    #[error("{0}")]
+    BaseUrl(String),
+    #[error("bad glob `{glob}`: {error}")]
+    Glob { glob: String, error: String },
+}
+
+/// Parses a document's text: JSON when it looks like JSON, YAML otherwise.
+pub fn parse(text: &str) -> Result<Value, ImportError> {
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| ImportError::Parse(e.to_string()))
+    } else {
+        serde_yaml_ng::from_str(text).map_err(|e| ImportError::Parse(e.to_string()))
+    }
+}
+
+/// Converts every operation of `doc`.
+pub fn import(doc: &Value, options: &Options) -> Result<Report, ImportError> {
+    let swagger2 = doc.get("swagger").is_some();
+    if !swagger2 && doc.get("openapi").is_none() {
+        return Err(ImportError::NotOpenApi);
+    }
+    let base = base_url(doc, options).map_err(ImportError::BaseUrl)?;
+    let title = doc
+        .pointer("/info/title")
+        .and_then(Value::as_str)
+        .unwrap_or("API")
+        .to_owned();
+    let plan = security(doc, &title, options.auth_env.as_deref());
+    let include = globs(&options.include)?;
+    let exclude = globs(&options.exclude)?;
+    let mut report = Report {
+        title,
+        base_url: base.clone(),
+        auth: plan.as_ref().map(AuthPlan::describe),
+        ..Report::default()
+    };
+    let mut used = BTreeSet::new();
+    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+        return Ok(report);
+    };
+    for (path, item) in paths {
+        let item = deref(doc, item);
+        for method in METHODS {
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
+            let operation = format!("{} {path}", method.to_uppercase());
+            let name = unique(
+                tool_name(op, method, path, options.prefix.as_deref()),
+                &used,
+            );
+            let selected = |set: &Option<GlobSet>| {
+                set.as_ref()
+                    .map(|s| s.is_match(path.as_str()) || s.is_match(&name))
+            };
+            if selected(&include) == Some(false) || selected(&exclude) == Some(true) {
+                continue;
+            }
+            let ctx = Op {
+                doc,
+                swagger2,
+                path,
+                method,
+                item,
+                op,
+                base: &base,
+                plan: plan.as_ref(),
+            };
+            match ctx.convert(&name, &mut report.notes) {
+                Ok(yaml) => {
+                    used.insert(name.clone());
+                    report.generated.push(Generated {
+                        name,
+                        operation,
+                        yaml,
+                    });
+                }
+                Err(reason) => report.skipped.push(Skipped { operation, reason }),
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn globs(patterns: &[String]) -> Result<Option<GlobSet>, ImportError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = Glob::new(p).map_err(|e| ImportError::Glob {
+            glob: p.clone(),
+            error: e.to_string(),
+        })?;
+        builder.add(glob);
+    }
+    builder.build().map(Some).map_err(|e| ImportError::Glob {
+        glob: patterns.join(" "),
+        error: e.to_string(),
+    })
+}
+
+/// `operationId`, else method + path; lower-case `[a-z0-9_]`, at most 64 characters.
+fn tool_name(op: &Value, method: &str, path: &str, prefix: Option<&str>) -> String {
+    let raw = match op.get("operationId").and_then(Value::as_str) {
+        Some(id) if !id.trim().is_empty() => id.to_owned(),
+        _ => format!("{method}_{path}"),
+    };
+    let base = sanitize(&raw);
+    let full = match prefix.map(sanitize).filter(|p| !p.is_empty()) {
+        Some(p) => format!("{p}_{base}"),
+        None => base,
+    };
+    let full = if full.is_empty() {
+        "operation".to_owned()
+    } else {
+        full
+    };
+    if full.len() <= MAX_NAME {
+        return full;
+    }
+    // Keep it unique and stable: a truncated name plus a short hash of the whole.
+    let hash = Sha256::digest(full.as_bytes());
+    let tag: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}_{tag}", full[..MAX_NAME - 9].trim_end_matches('_'))
+}
+
+/// Lower-case; every run of other characters becomes one `_`; camelCase splits.
+pub fn sanitize(raw: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in raw.chars() {
+        if c.is_ascii_alphanumeric() {
+            if c.is_ascii_uppercase() && prev_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        } else {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+            prev_lower = false;
+        }
+    }
+    out.trim_matches('_').to_owned()
+}
+
+fn unique(name: String, used: &BTreeSet<String>) -> String {
+    if !used.contains(&name) {
+        return name;
+    }
+    (2..)
+        .map(|n| {
+            let suffix = format!("_{n}");
+            let keep = name.len().min(MAX_NAME - suffix.len());
+            format!("{}{suffix}", &name[..keep])
+        })
+        .find(|candidate| !used.contains(candidate))
+        .unwrap_or(name)
+}
+
+/// An argument name safe in `{…}` templates (and not an `env.` reference).
+fn arg_name(raw: &str) -> String {
+    let s: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_matches('_').to_owned();
+    if s.is_empty() { "value".into() } else { s }
+}
+
+/// One operation being converted.
+struct Op<'a> {
+    doc: &'a Value,
+    swagger2: bool,
+    path: &'a str,
+    method: &'a str,
+    item: &'a Value,
+    op: &'a Value,
+    base: &'a str,
+    plan: Option<&'a AuthPlan>,
+}
+
+impl Op<'_> {
+    fn convert(&self, name: &str, notes: &mut BTreeSet<String>) -> Result<String, String> {
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        let mut path = self.path.to_owned();
+        let mut params = Map::new();
+        let mut headers = Map::new();
+        headers.insert("Accept".into(), json!("application/json"));
+        let mut body: Option<Value> = None;
+        let mut cut = Vec::new();
+
+        for param in self.parameters() {
+            let param = deref(self.doc, param);
+            let (Some(pname), Some(location)) = (
+                param.get("name").and_then(Value::as_str),
+                param.get("in").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if self.plan.is_some_and(|p| p.covers(location, pname)) {
+                continue; // the key comes from the environment, not the caller
+            }
+            let arg = arg_name(pname);
+            let mut schema = match param.get("schema") {
+                Some(s) => inline(self.doc, s, &mut cut),
+                // Swagger 2.0 puts the type on the parameter itself.
+                None => swagger_param_schema(param),
+            };
+            if let (Value::Object(s), Some(d)) = (&mut schema, param.get("description")) {
+                s.insert(
+                    "description".into(),
+                    clip(d.as_str().unwrap_or(""), 300).into(),
+                );
+            }
+            let is_required =
+                param.get("required").and_then(Value::as_bool) == Some(true) || location == "path";
+            match location {
+                "path" => path = path.replace(&format!("{{{pname}}}"), &format!("{{{arg}}}")),
+                "query" => {
+                    params.insert(pname.to_owned(), json!(format!("{{{arg}}}")));
+                }
+                "header" => {
+                    headers.insert(pname.to_owned(), json!(format!("{{{arg}}}")));
+                }
+                "body" if self.swagger2 => {
+                    let s = param.get("schema").unwrap_or(&Value::Null);
+                    let s = inline(self.doc, s, &mut cut);
+                    body = Some(self.body_template(&s, is_required, &mut props, &mut required));
+                    continue;
+                }
+                "formData" => {
+                    return Err("form-data parameters are not supported".into());
+                }
+                "cookie" => {
+                    if is_required {
+                        return Err("a required cookie parameter is not supported".into());
+                    }
+                    continue;
+                }
+                _ => continue,
+            }
+            props.insert(arg.clone(), schema);
+            if is_required && !required.contains(&arg) {
+                required.push(arg);
+            }
+        }
+
+        if let Some(request) = self.op.get("requestBody") {
+            let request = deref(self.doc, request);
+            let is_required = request.get("required").and_then(Value::as_bool) == Some(true);
+            let content = request.get("content").and_then(Value::as_object);
+            let json_schema = content.and_then(|c| {
+                c.iter()
+                    .find(|(t, _)| t.starts_with("application/json") || t.ends_with("+json"))
+                    .map(|(_, media)| media.get("schema").cloned().unwrap_or(json!({})))
+            });
+            match json_schema {
+                Some(s) => {
+                    let s = inline(self.doc, &s, &mut cut);
+                    body = Some(self.body_template(&s, is_required, &mut props, &mut required));
+                }
+                None if is_required => {
+                    let types: Vec<&str> = content
+                        .into_iter()
+                        .flatten()
+                        .map(|(t, _)| t.as_str())
+                        .collect();
+                    return Err(format!(
+                        "request body type {} is not supported (only JSON)",
+                        types.join(", ")
+                    ));
+                }
+                None => {}
+            }
+        }
+        notes.extend(cut);
+
+        let mut config = Map::new();
+        config.insert("base_url".into(), json!(self.base));
+        config.insert("path".into(), json!(path));
+        config.insert("method".into(), json!(self.method.to_uppercase()));
+        config.insert("headers".into(), Value::Object(headers));
+        if !params.is_empty() {
+            config.insert("params".into(), Value::Object(params));
+        }
+        if let Some(body) = body {
+            config.insert("body".into(), body);
+        }
+        let read_only = matches!(self.method, "get" | "head");
+        let mut input = json!({"type": "object", "properties": props});
+        if !required.is_empty() {
+            input["required"] = json!(required);
+        }
+        let mut doc = json!({
+            "fulcrum": "1.0",
+            "name": name,
+            "description": self.description(),
+            "schema": {"input": input},
+            "providers": {"primary": {"service": "rest", "timeout": 30, "config": config}},
+            "auth": self.auth(),
+            "metadata": {
+                "category": "api",
+                "tags": self.tags(),
+                "read_only": read_only,
+                "destructive": self.method == "delete",
+                "idempotent": matches!(self.method, "get" | "head" | "put" | "delete" | "options"),
+                "open_world": true,
+            },
+        });
+        if read_only {
+            doc["cache"] = json!({"strategy": "exact", "ttl": 60});
+        }
+        // Top-level keys in the order people read them (a JSON map would sort them).
+        let mut yaml = String::new();
+        for key in [
+            "fulcrum",
+            "name",
+            "description",
+            "schema",
+            "providers",
+            "auth",
+            "cache",
+            "metadata",
+        ] {
+            if let Some(value) = doc.get(key) {
+                let part = serde_yaml_ng::to_string(&json!({ key: value }))
+                    .map_err(|e| format!("cannot write YAML: {e}"))?;
+                yaml.push_str(&part);
+            }
+        }
+        // Every generated file must load; a failure here is a bug in the importer.
+        super::load::load_text(&yaml).map_err(|e| format!("generated file is invalid: {e}"))?;
+        Ok(yaml)
+    }
+
+    fn parameters(&self) -> Vec<&Value> {
+        let mut out: Vec<&Value> = Vec::new();
+        let op_params: Vec<&Value> = self
+            .op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect();
+        let key = |p: &Value| {
+            let p = deref(self.doc, p);
+            (p.get("name").cloned(), p.get("in").cloned())
+        };
+        // Operation parameters override path-level ones with the same name and location.
+        for p in self
+            .item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !op_params.iter().any(|o| key(o) == key(p)) {
+                out.push(p);
+            }
+        }
+        out.extend(op_params);
+        out
+    }
+
+    /// Top-level properties of an object body become arguments; anything else is `body`.
+    fn body_template(
+        &self,
+        schema: &Value,
+        is_required: bool,
+        props: &mut Map<String, Value>,
+        required: &mut Vec<String>,
+    ) -> Value {
+        let object_props = schema.get("properties").and_then(Value::as_object);
+        let Some(object_props) = object_props.filter(|p| !p.is_empty()) else {
+            props.insert("body".into(), schema.clone());
+            if is_required {
+                required.push("body".into());
+            }
+            return json!("{body}");
+        };
+        let body_required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut template = Map::new();
+        for (prop, s) in object_props {
+            let mut arg = arg_name(prop);
+            if props.contains_key(&arg) {
+                arg = format!("body_{arg}");
+            }
+            template.insert(prop.clone(), json!(format!("{{{arg}}}")));
+            props.insert(arg.clone(), s.clone());
+            if is_required && body_required.contains(&prop.as_str()) {
+                required.push(arg);
+            }
+        }
+        Value::Object(template)
+    }
+
+    fn description(&self) -> String {
+        let summary = self.op.get("summary").and_then(Value::as_str).unwrap_or("");
+        let detail = self
+            .op
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let mut text = summary.trim().to_owned();
+        if !detail.trim().is_empty() && detail.trim() != summary.trim() {
+            if !text.is_empty() {
+                text.push_str(". ");
+            }
+            text.push_str(detail.trim());
+        }
+        let text = clip(&text, MAX_DESCRIPTION);
+        format!(
+            "{}{}{} {}",
+            text,
+            if text.is_empty() { "" } else { " " },
+            self.method.to_uppercase(),
+            self.path
+        )
+    }
+
+    fn tags(&self) -> Vec<String> {
+        let mut tags = vec!["openapi".to_owned()];
+        tags.extend(
+            self.op
+                .get("tags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned),
+        );
+        tags
+    }
+
+    fn auth(&self) -> Value {
+        let Some(plan) = self.plan else {
+            return json!({"required": false, "type": "none"});
+        };
+        // An operation that lists no requirement (or an empty one) works without the key.
+        let security = self.op.get("security").or(self.doc.get("security"));
+        let required = match security.and_then(Value::as_array) {
+            None => false,
+            Some(reqs) => {
+                !reqs.is_empty()
+                    && reqs
+                        .iter()
+                        .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            }
+        };
+        if self
+            .op
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            return json!({"required": false, "type": "none"});
+        }
+        plan.to_auth(required)
+    }
+}
+
+fn swagger_param_schema(param: &Value) -> Value {
+    let mut s = Map::new();
+    for key in [
+        "type", "format", "items", "enum", "default", "minimum", "maximum",
+    ] {
+        if let Some(v) = param.get(key) {
+            s.insert(key.into(), v.clone());
+        }
+    }
+    if !s.contains_key("type") {
+        s.insert("type".into(), json!("string"));
+    }
+    Value::Object(s)
+}
+
+fn clip(text: &str, max: usize) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &folded[..cut]),
+        None => folded,
+    }
+}
