@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use schema::{deref, inline};
-pub use spec::{AuthPlan, base_url, security};
+pub use spec::{AuthPlan, Schemes, base_url, security};
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -92,13 +92,13 @@ pub fn import(doc: &Value, options: &Options) -> Result<Report, ImportError> {
         .and_then(Value::as_str)
         .unwrap_or("API")
         .to_owned();
-    let plan = security(doc, &title, options.auth_env.as_deref());
+    let schemes = security(doc, &title, options.auth_env.as_deref());
     let include = globs(&options.include)?;
     let exclude = globs(&options.exclude)?;
     let mut report = Report {
         title,
         base_url: base.clone(),
-        auth: plan.as_ref().map(AuthPlan::describe),
+        auth: schemes.describe(),
         ..Report::default()
     };
     let mut used = BTreeSet::new();
@@ -131,7 +131,7 @@ pub fn import(doc: &Value, options: &Options) -> Result<Report, ImportError> {
                 item,
                 op,
                 base: &base,
-                plan: plan.as_ref(),
+                auth: schemes.for_operation(op, doc),
             };
             match ctx.convert(&name, &mut report.notes) {
                 Ok(yaml) => {
@@ -252,7 +252,8 @@ struct Op<'a> {
     item: &'a Value,
     op: &'a Value,
     base: &'a str,
-    plan: Option<&'a AuthPlan>,
+    /// The operation's credential and whether it is required.
+    auth: Option<(AuthPlan, bool)>,
 }
 
 impl Op<'_> {
@@ -274,7 +275,11 @@ impl Op<'_> {
             ) else {
                 continue;
             };
-            if self.plan.is_some_and(|p| p.covers(location, pname)) {
+            if self
+                .auth
+                .as_ref()
+                .is_some_and(|(p, _)| p.covers(location, pname))
+            {
                 continue; // the key comes from the environment, not the caller
             }
             let arg = arg_name(pname);
@@ -516,29 +521,10 @@ impl Op<'_> {
     }
 
     fn auth(&self) -> Value {
-        let Some(plan) = self.plan else {
-            return json!({"required": false, "type": "none"});
-        };
-        // An operation that lists no requirement (or an empty one) works without the key.
-        let security = self.op.get("security").or(self.doc.get("security"));
-        let required = match security.and_then(Value::as_array) {
-            None => false,
-            Some(reqs) => {
-                !reqs.is_empty()
-                    && reqs
-                        .iter()
-                        .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
-            }
-        };
-        if self
-            .op
-            .get("security")
-            .and_then(Value::as_array)
-            .is_some_and(Vec::is_empty)
-        {
-            return json!({"required": false, "type": "none"});
+        match &self.auth {
+            Some((plan, required)) => plan.to_auth(*required),
+            None => json!({"required": false, "type": "none"}),
         }
-        plan.to_auth(required)
     }
 }
 

@@ -2,6 +2,8 @@
 //! defaults, or Swagger's `schemes` + `host` + `basePath`) and the one security scheme that
 //! becomes each capability's `auth` (the key always read from an environment variable).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use super::{Options, sanitize};
@@ -109,11 +111,59 @@ impl AuthPlan {
     }
 }
 
-/// Picks one scheme for the whole document: the first one the document requires globally,
-/// else the first defined; preference bearer/oauth2 > apiKey > basic when several are defined.
-/// With none defined, `--auth-env` alone means a bearer token.
-pub fn security(doc: &Value, title: &str, auth_env: Option<&str>) -> Option<AuthPlan> {
-    let schemes = doc
+/// Every security scheme of a document that maps to a capability `auth`, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Schemes {
+    pub plans: BTreeMap<String, AuthPlan>,
+    /// Used when an operation names no requirement: the document's global one, else the
+    /// best of those defined (bearer/oauth2 > apiKey > basic), sent only when the key is set.
+    pub default: Option<AuthPlan>,
+}
+
+impl Schemes {
+    /// The auth of one operation, from its `security` (or the document's).
+    pub fn for_operation(&self, op: &Value, doc: &Value) -> Option<(AuthPlan, bool)> {
+        let reqs = op
+            .get("security")
+            .or_else(|| doc.get("security"))
+            .and_then(Value::as_array);
+        let Some(reqs) = reqs else {
+            return self.default.clone().map(|p| (p, false));
+        };
+        // `security: []` or a `{}` alternative: the operation works without credentials.
+        let optional = reqs
+            .iter()
+            .any(|r| r.as_object().is_none_or(|o| o.is_empty()));
+        let chosen = reqs
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|o| o.keys())
+            .find_map(|name| self.plans.get(name));
+        match chosen {
+            Some(plan) => Some((plan.clone(), !optional)),
+            None if reqs.is_empty() => None,
+            None => self.default.clone().map(|p| (p, false)),
+        }
+    }
+
+    pub fn describe(&self) -> Option<String> {
+        if self.plans.is_empty() {
+            return self.default.as_ref().map(AuthPlan::describe);
+        }
+        let all: Vec<String> = self
+            .plans
+            .iter()
+            .map(|(name, p)| format!("{name}: {}", p.describe()))
+            .collect();
+        Some(all.join("; "))
+    }
+}
+
+/// Reads the document's security schemes. `auth_env` names the variable for every scheme;
+/// without it each gets `<TITLE>_TOKEN`, `_API_KEY` or `_CREDENTIALS`. With no scheme in the
+/// document, `auth_env` alone means an optional bearer token.
+pub fn security(doc: &Value, title: &str, auth_env: Option<&str>) -> Schemes {
+    let defined = doc
         .pointer("/components/securitySchemes")
         .or_else(|| doc.get("securityDefinitions"))
         .and_then(Value::as_object);
@@ -124,70 +174,64 @@ pub fn security(doc: &Value, title: &str, auth_env: Option<&str>) -> Option<Auth
             format!("{stem}_{suffix}")
         })
     };
-    let Some(schemes) = schemes.filter(|s| !s.is_empty()) else {
-        return auth_env.map(|env| AuthPlan {
+    let mut schemes = Schemes::default();
+    let Some(defined) = defined.filter(|s| !s.is_empty()) else {
+        schemes.default = auth_env.map(|env| AuthPlan {
             kind: "bearer",
             env: env.to_owned(),
             name: None,
             in_query: false,
             scheme: "(none in the document)".into(),
         });
+        return schemes;
     };
-    let global: Vec<&str> = doc
+    let mut ranked: Vec<(u8, String)> = Vec::new();
+    for (name, s) in defined {
+        let plan = |kind, suffix: &str, key: Option<String>, in_query| AuthPlan {
+            kind,
+            env: env_for(suffix),
+            name: key,
+            in_query,
+            scheme: name.clone(),
+        };
+        let kind = s.get("type").and_then(Value::as_str).unwrap_or("");
+        let http = s
+            .get("scheme")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let found = match (kind, http.as_str()) {
+            ("http", "bearer") => Some((0, plan("bearer", "TOKEN", None, false))),
+            ("oauth2" | "openIdConnect", _) => Some((1, plan("bearer", "TOKEN", None, false))),
+            ("apiKey", _) => {
+                let key = s.get("name").and_then(Value::as_str).map(str::to_owned);
+                match s.get("in").and_then(Value::as_str) {
+                    Some("header") => Some((2, plan("api_key", "API_KEY", key, false))),
+                    Some("query") => Some((2, plan("api_key", "API_KEY", key, true))),
+                    _ => None,
+                }
+            }
+            ("http", "basic") | ("basic", _) => {
+                Some((3, plan("basic", "CREDENTIALS", None, false)))
+            }
+            _ => None,
+        };
+        if let Some((rank, plan)) = found {
+            ranked.push((rank, name.clone()));
+            schemes.plans.insert(name.clone(), plan);
+        }
+    }
+    let global = doc
         .get("security")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(Value::as_object)
-        .flat_map(|o| o.keys().map(String::as_str))
-        .collect();
-    let rank = |s: &Value| match (
-        s.get("type").and_then(Value::as_str),
-        s.get("scheme").and_then(Value::as_str),
-    ) {
-        (Some("http"), Some(sc)) if sc.eq_ignore_ascii_case("bearer") => 0,
-        (Some("oauth2" | "openIdConnect"), _) => 1,
-        (Some("apiKey"), _) => 2,
-        _ => 3,
-    };
-    let (name, scheme) = global
-        .iter()
-        .find_map(|g| schemes.get_key_value(*g))
-        .or_else(|| schemes.iter().min_by_key(|(_, s)| rank(s)))?;
-    let kind_of = |s: &Value| -> Option<AuthPlan> {
-        let plan = |kind, suffix: &str, name: Option<String>, in_query| AuthPlan {
-            kind,
-            env: env_for(suffix),
-            name,
-            in_query,
-            scheme: String::new(),
-        };
-        match s.get("type").and_then(Value::as_str)? {
-            "http" => match s
-                .get("scheme")
-                .and_then(Value::as_str)?
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "bearer" => Some(plan("bearer", "TOKEN", None, false)),
-                "basic" => Some(plan("basic", "CREDENTIALS", None, false)),
-                _ => None,
-            },
-            "basic" => Some(plan("basic", "CREDENTIALS", None, false)),
-            "oauth2" | "openIdConnect" => Some(plan("bearer", "TOKEN", None, false)),
-            "apiKey" => {
-                let location = s.get("in").and_then(Value::as_str)?;
-                let key_name = s.get("name").and_then(Value::as_str)?.to_owned();
-                match location {
-                    "header" => Some(plan("api_key", "API_KEY", Some(key_name), false)),
-                    "query" => Some(plan("api_key", "API_KEY", Some(key_name), true)),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    };
-    let mut plan = kind_of(scheme)?;
-    plan.scheme = name.clone();
-    Some(plan)
+        .flat_map(|o| o.keys())
+        .find(|n| schemes.plans.contains_key(*n))
+        .cloned();
+    ranked.sort();
+    let best = global.or_else(|| ranked.first().map(|(_, n)| n.clone()));
+    schemes.default = best.and_then(|n| schemes.plans.get(&n).cloned());
+    schemes
 }
