@@ -90,6 +90,7 @@ pub fn start(
         TransportKind::Capability,
     ));
     let actor = Actor {
+        logged: Default::default(),
         name: config.name.clone(),
         registry: Arc::clone(registry),
         changes,
@@ -100,6 +101,8 @@ pub fn start(
 }
 
 struct Actor {
+    /// Messages already logged, so a reload repeats none of them.
+    logged: std::sync::Mutex<std::collections::HashSet<String>>,
     name: String,
     registry: Arc<Registry>,
     changes: mpsc::UnboundedSender<String>,
@@ -162,19 +165,35 @@ impl Actor {
         let set = CapabilitySet::new(loaded, Arc::clone(executor));
         let tools = set.tools();
         let mut problems = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut logged = match self.logged.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         for problem in &loaded.problems {
-            if problem.pin_mismatch {
-                tracing::error!("capabilities: {problem}");
-            } else {
-                tracing::warn!("capabilities: {problem}");
+            let text = problem.to_string();
+            if logged.insert(text.clone()) {
+                if problem.pin_mismatch {
+                    tracing::error!("capabilities: {text}");
+                } else {
+                    tracing::warn!("capabilities: {text}");
+                }
             }
-            problems.push(problem.to_string());
+            seen.insert(text.clone());
+            problems.push(text);
         }
         for l in loaded.capabilities.values() {
             for w in &l.warnings {
-                tracing::debug!("capabilities: {}: {w}", l.source);
+                let text = format!("{}: {w}", l.source);
+                if logged.insert(text.clone()) {
+                    tracing::warn!("capabilities: {text}");
+                }
+                seen.insert(text);
             }
         }
+        // Forget what is fixed, so it is logged again if it comes back.
+        logged.retain(|t| seen.contains(t));
+        drop(logged);
         let count = tools.len();
         self.registry.update(&self.name, |entry| {
             if *entry.tools != *tools {

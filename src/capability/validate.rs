@@ -380,3 +380,136 @@ fn key_var(key: &str) -> Result<String, Invalid> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The original's shipped `weather_current.yaml`, verbatim (notes §4).
+    const WEATHER: &str = r#"fulcrum: "1.0"
+name: weather_current
+description: Get current weather using Open-Meteo API. Free, no API key required.
+
+schema:
+  input:
+    type: object
+    properties:
+      latitude: { type: number, minimum: -90, maximum: 90, examples: [52.52] }
+      longitude: { type: number }
+      temperature_unit: { type: string, enum: [celsius, fahrenheit], default: celsius }
+    required: [latitude, longitude]
+  output:
+    type: object
+
+providers:
+  primary:
+    service: rest
+    cost_per_call: 0
+    timeout: 10
+    config:
+      base_url: https://api.open-meteo.com
+      path: /v1/forecast
+      method: GET
+      headers:
+        Accept: "application/json"
+      params:
+        latitude: "{latitude}"
+        longitude: "{longitude}"
+        current: "temperature_2m"
+        temperature_unit: "{temperature_unit}"
+
+cache:
+  strategy: exact
+  ttl: 300
+
+auth:
+  required: false
+  type: none
+
+metadata:
+  category: productivity
+  tags: [weather, free]
+  cost_category: free
+  execution_time: fast
+  read_only: true
+  rate_limit: 10000 req/day
+  docs: https://open-meteo.com/en/docs
+"#;
+
+    #[test]
+    fn the_original_format_loads_unchanged() {
+        let (cap, warnings) = parse(WEATHER).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(cap.name, "weather_current");
+        assert_eq!(cap.providers[0].timeout, Duration::from_secs(10));
+        assert_eq!(cap.cache_ttl, Some(Duration::from_secs(300)));
+        assert!(cap.annotations.read_only && !cap.annotations.destructive);
+        assert!(cap.annotations.idempotent);
+        let tool = cap.to_tool();
+        assert_eq!(tool.annotations.unwrap().read_only_hint, Some(true));
+    }
+
+    #[test]
+    fn unrunnable_providers_are_refused_at_load() {
+        for (from, to, why) in [
+            ("service: rest", "service: cli", "service: cli"),
+            ("service: rest", "service: mcp", "service: mcp"),
+            ("type: none", "type: oauth2\n  key: oauth:google", "oauth2"),
+            (
+                "base_url: https://api.open-meteo.com",
+                "base_url: \"\"",
+                "absolute",
+            ),
+            (
+                "      method: GET",
+                "      method: GET\n      response_format: xml",
+                "xml",
+            ),
+            (
+                "      method: GET",
+                "      method: GET\n      path_selector: {}",
+                "path_selector",
+            ),
+        ] {
+            let text = WEATHER.replace(from, to);
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(why), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_only_from_the_environment() {
+        let text = WEATHER.replace("type: none", "type: bearer\n  key: keychain:stripe");
+        assert!(parse(&text).unwrap_err().to_string().contains("env:VAR"));
+        let text = WEATHER.replace("Accept: \"application/json\"", "X-Key: \"{keychain.k}\"");
+        assert!(parse(&text).is_err());
+        for key in ["env:MY_KEY", "{env.MY_KEY}", "MY_KEY"] {
+            let text = WEATHER.replace("type: none", &format!("type: bearer\n  key: \"{key}\""));
+            let (cap, _) = parse(&text).unwrap();
+            assert_eq!(cap.auth.key_var.as_deref(), Some("MY_KEY"), "{key}");
+        }
+    }
+
+    #[test]
+    fn unimplemented_fields_warn_by_name() {
+        let text = format!("{WEATHER}webhooks: {{}}\ntransform: {{}}\nsurprise: 1\n");
+        let (_, warnings) = parse(&text).unwrap();
+        let all = warnings.join("\n");
+        assert!(all.contains("`webhooks` is not implemented"), "{all}");
+        assert!(all.contains("`transform` is not implemented"), "{all}");
+        assert!(all.contains("unknown key `surprise`"), "{all}");
+    }
+
+    #[test]
+    fn side_effects_are_never_cached() {
+        let text = WEATHER.replace("read_only: true", "read_only: false");
+        let (cap, warnings) = parse(&text).unwrap();
+        assert_eq!(cap.cache_ttl, None);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("only `metadata.read_only: true`"))
+        );
+    }
+}

@@ -483,3 +483,55 @@ fn pinned_file_tampered_before_start_is_refused_at_load() {
     assert!(gw.tool_names().is_empty());
     assert!(gw.server_row()["problems"].to_string().contains("RUG-PULL"));
 }
+
+#[test]
+fn timeouts_size_cap_and_fallback() {
+    let server = HttpServer::start(|req| match req.path.as_str() {
+        "/slow" => {
+            std::thread::sleep(Duration::from_millis(1500));
+            Reply::json(200, &json!({}))
+        }
+        "/big" => Reply::raw(200, "text/plain", vec![b'x'; 400 * 1024]),
+        "/down" => Reply::raw(503, "text/plain", "maintenance"),
+        "/up" => Reply::json(200, &json!({"from": "fallback"})),
+        _ => Reply::raw(404, "text/plain", ""),
+    });
+    let base = server.url();
+    let simple = |name: &str, path: &str, timeout: u32| {
+        format!(
+            "name: {name}\ndescription: t\nproviders:\n  primary:\n    timeout: {timeout}\n    config:\n      base_url: {base}\n      path: {path}\n"
+        )
+    };
+    let fallback = format!(
+        "{}  fallback:\n    config:\n      base_url: {base}\n      path: /up\n",
+        simple("with_fallback", "/down", 5)
+    );
+    let dir = cap_dir(&[
+        ("slow.yaml", &simple("slow", "/slow", 1)),
+        ("big.yaml", &simple("big", "/big", 5)),
+        ("with_fallback.yaml", &fallback),
+    ]);
+    let mut gw = CapGw::start(&dir, "  allow_private_networks: true\n", &[]);
+
+    let t = Instant::now();
+    let r = gw.invoke("slow", json!({}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(text_of(&r).contains("timed out"), "{r}");
+    assert!(
+        t.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        t.elapsed()
+    );
+
+    let r = gw.invoke("big", json!({}));
+    let text = text_of(&r);
+    assert!(text.len() < 300 * 1024, "{}", text.len());
+    assert!(
+        text.contains("[response cut at"),
+        "{}",
+        &text[text.len() - 200..]
+    );
+
+    let r = gw.invoke("with_fallback", json!({}));
+    assert_eq!(r["structuredContent"], json!({"from": "fallback"}), "{r}");
+}
