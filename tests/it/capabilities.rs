@@ -535,3 +535,26 @@ fn timeouts_size_cap_and_fallback() {
     let r = gw.invoke("with_fallback", json!({}));
     assert_eq!(r["structuredContent"], json!({"from": "fallback"}), "{r}");
 }
+
+#[test]
+fn redirects_to_private_addresses_are_refused() {
+    let server = HttpServer::start(|req| match req.path.as_str() {
+        "/items/1" => {
+            let mut reply = Reply::raw(302, "text/plain", "");
+            let port = req.headers["host"].rsplit(':').next().unwrap().to_owned();
+            reply
+                .headers
+                .push(("Location".into(), format!("http://127.0.0.1:{port}/secret")));
+            reply
+        }
+        _ => Reply::json(200, &json!({"data": {"item": "secret"}})),
+    });
+    let base = server.url().replace("127.0.0.1", "localhost");
+    let dir = cap_dir(&[("get_item.yaml", &get_item(&base))]);
+    // `localhost` may be private; the redirect target 127.0.0.1 may not.
+    let mut gw = CapGw::start(&dir, "  allowed_hosts: [localhost]\n", &[]);
+    let r = gw.invoke("get_item", json!({"id": "1"}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(text_of(&r).contains("refused"), "{r}");
+    assert!(server.requests().iter().all(|r| r.path != "/secret"));
+}
