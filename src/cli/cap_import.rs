@@ -10,6 +10,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::capability::openapi::{self, Options};
+use crate::capability::pin;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -70,19 +71,39 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("the import task failed")??;
 
+    let mut report = report;
     let mut created = 0;
     let mut updated = 0;
     if let (false, Some(dir)) = (args.dry_run, &args.output) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for g in &report.generated {
+        let mut kept = Vec::new();
+        for g in report.generated.drain(..) {
             let path = dir.join(format!("{}.yaml", g.name));
             match std::fs::read_to_string(&path) {
-                Ok(old) if old == g.yaml => continue,
-                Ok(_) => updated += 1,
-                Err(_) => created += 1,
+                Ok(old) if old == g.yaml => {}
+                // Overwriting would silently drop the user's pin (their approval).
+                Ok(old) if pin::pinned(&old).is_some() => {
+                    report.skipped.push(openapi::Skipped {
+                        operation: g.operation.clone(),
+                        reason: format!(
+                            "{} exists and is pinned; remove it to regenerate",
+                            path.display()
+                        ),
+                    });
+                    continue;
+                }
+                Ok(_) => {
+                    updated += 1;
+                    super::cap::write_atomic(&path, &g.yaml)?;
+                }
+                Err(_) => {
+                    created += 1;
+                    super::cap::write_atomic(&path, &g.yaml)?;
+                }
             }
-            super::cap::write_atomic(&path, &g.yaml)?;
+            kept.push(g);
         }
+        report.generated = kept;
     }
     let elapsed = started.elapsed();
     if args.json {

@@ -222,6 +222,26 @@ fn petstore_swagger_2_0() {
     assert_eq!(y(&add, &["metadata", "read_only"]), "false");
     let del = read_cap(&dir, "delete_pet");
     assert_eq!(y(&del, &["metadata", "destructive"]), "true");
+
+    // Re-importing leaves a pinned file alone (overwriting would drop the pin).
+    let file = dir.join("get_pet_by_id.yaml");
+    assert!(gw(&["cap", "pin", file.to_str().unwrap()]).status.success());
+    let pinned = std::fs::read_to_string(&file).unwrap();
+    let spec = fixture("petstore-swagger2.json");
+    let out = gw(&[
+        "cap",
+        "import",
+        spec.to_str().unwrap(),
+        "-o",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    let again = json_of(&out);
+    assert!(
+        again["skipped"].to_string().contains("is pinned"),
+        "{again}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), pinned);
 }
 
 #[test]
