@@ -183,7 +183,8 @@ impl Executor {
                 let why = if e.is_timeout() {
                     format!("{shown} timed out after {:?}", p.timeout)
                 } else {
-                    format!("{shown} failed: {}", error_chain(&e))
+                    // The URL may carry a key in its query: `shown` is the safe version.
+                    format!("{shown} failed: {}", error_chain(&e.without_url()))
                 };
                 return Attempt::TryNext(tool_error(why));
             }

@@ -558,3 +558,36 @@ fn redirects_to_private_addresses_are_refused() {
     assert!(text_of(&r).contains("refused"), "{r}");
     assert!(server.requests().iter().all(|r| r.path != "/secret"));
 }
+
+#[test]
+fn api_key_in_query_is_sent_but_never_shown_in_errors() {
+    let server = inventory_server();
+    let with_key = |base: &str| {
+        get_item(base).replace(
+            "auth:\n  required: false\n  type: none",
+            "auth:\n  type: api_key\n  key: env:CAP_QUERY_KEY\n  param: api_key",
+        )
+    };
+    // A port nobody listens on: the call fails after the key was added to the URL.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = cap_dir(&[
+        ("get_item.yaml", &with_key(&server.url())),
+        (
+            "dead.yaml",
+            &with_key(&dead).replace("name: get_item", "name: dead"),
+        ),
+    ]);
+    let mut gw = CapGw::start(
+        &dir,
+        "  allow_private_networks: true\n",
+        &[("CAP_QUERY_KEY", "k-777")],
+    );
+    let r = gw.invoke("get_item", json!({"id": "1"}));
+    assert_ne!(r["isError"], true, "{r}");
+    assert_eq!(server.last().param("api_key").as_deref(), Some("k-777"));
+    let r = gw.invoke("dead", json!({"id": "1"}));
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(!r.to_string().contains("k-777"), "key leaked: {r}");
+}
