@@ -14,6 +14,7 @@ mod format;
 pub mod load;
 pub mod openapi;
 pub mod pin;
+mod robustness;
 mod service;
 mod ssrf;
 pub mod template;
