@@ -2,7 +2,7 @@
 //! registry as a backend (named by `capabilities.name`), and reloads it when a watched
 //! directory changes. Calls go through [`CapabilitySet`] held by the backend handle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use rmcp::ErrorData;
@@ -102,7 +102,7 @@ pub fn start(
 
 struct Actor {
     /// Messages already logged, so a reload repeats none of them.
-    logged: std::sync::Mutex<std::collections::HashSet<String>>,
+    logged: HashSet<String>,
     name: String,
     registry: Arc<Registry>,
     changes: mpsc::UnboundedSender<String>,
@@ -111,7 +111,7 @@ struct Actor {
 }
 
 impl Actor {
-    async fn run(self) {
+    async fn run(mut self) {
         let executor = match executor(&self.config) {
             Ok(e) => Arc::new(e),
             Err(e) => {
@@ -161,15 +161,12 @@ impl Actor {
 
     /// Swaps in the new set. The tools `Arc` changes only when the tools did, so a reload
     /// that changed nothing visible is neither re-indexed nor announced.
-    fn publish(&self, loaded: &Loaded, executor: &Arc<Executor>) {
+    fn publish(&mut self, loaded: &Loaded, executor: &Arc<Executor>) {
         let set = CapabilitySet::new(loaded, Arc::clone(executor));
         let tools = set.tools();
         let mut problems = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut logged = match self.logged.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut seen = HashSet::new();
+        let logged = &mut self.logged;
         for problem in &loaded.problems {
             let text = problem.to_string();
             if logged.insert(text.clone()) {
@@ -193,7 +190,6 @@ impl Actor {
         }
         // Forget what is fixed, so it is logged again if it comes back.
         logged.retain(|t| seen.contains(t));
-        drop(logged);
         let count = tools.len();
         self.registry.update(&self.name, |entry| {
             if *entry.tools != *tools {

@@ -14,13 +14,15 @@ pub const DEBOUNCE: Duration = Duration::from_millis(100);
 /// Owns the OS watcher; dropping it stops the events.
 pub struct DirWatcher {
     _watcher: RecommendedWatcher,
-    pub events: mpsc::UnboundedReceiver<()>,
+    /// Capacity 1: a pending event already means "reload", so a burst coalesces here and
+    /// the OS thread never blocks or queues without bound.
+    pub events: mpsc::Receiver<()>,
 }
 
 /// Watches `dirs` recursively. Directories that cannot be watched are returned with the
 /// reason, and the rest are still watched.
 pub fn watch(dirs: &[PathBuf]) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
-    let (tx, events) = mpsc::unbounded_channel();
+    let (tx, events) = mpsc::channel(1);
     let handler = move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
             Ok(e) => !e.kind.is_access() && e.paths.iter().any(|p| relevant(p)),
@@ -28,8 +30,8 @@ pub fn watch(dirs: &[PathBuf]) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
             Err(_) => true,
         };
         if relevant {
-            // The receiver is gone only at shutdown.
-            let _ = tx.send(());
+            // Full: a reload is already pending. Closed: shutting down. Neither matters.
+            let _ = tx.try_send(());
         }
     };
     let mut watcher = match notify::recommended_watcher(handler) {

@@ -361,6 +361,16 @@ fn github_rest_description_imports_and_is_invokable() {
     let req = server.last();
     assert_eq!(req.path, "/repos/octo/hello/releases/latest");
     assert_eq!(req.headers["authorization"], "Bearer ghp_test");
+
+    // Live reload at this scale: one more file among 1,223 is announced within a second.
+    gw.settle();
+    let t = Instant::now();
+    let extra = std::fs::read_to_string(dir.join("repos_get.yaml"))
+        .unwrap()
+        .replace("name: repos_get\n", "name: repos_get_again\n");
+    std::fs::write(dir.join("repos_get_again.yaml"), extra).unwrap();
+    gw.list_changed_within(t, Duration::from_secs(1));
+    assert_eq!(gw.server_row()["tools_count"], 1224);
 }
 
 /// Needs the real search module (a stub on this branch).

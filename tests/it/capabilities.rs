@@ -336,7 +336,7 @@ fn allowed_hosts_open_one_host() {
 
 impl CapGw {
     /// Consumes the `tools/list_changed` of the initial load, so the next one is news.
-    fn settle(&mut self) {
+    pub fn settle(&mut self) {
         let method = "notifications/tools/list_changed";
         while self
             .peer
@@ -346,7 +346,7 @@ impl CapGw {
     }
 
     /// Waits for `tools/list_changed`; returns how long it took from `since`.
-    fn list_changed_within(&mut self, since: Instant, limit: Duration) -> Duration {
+    pub fn list_changed_within(&mut self, since: Instant, limit: Duration) -> Duration {
         self.peer
             .wait_notification(
                 "notifications/tools/list_changed",
@@ -354,6 +354,7 @@ impl CapGw {
             )
             .unwrap_or_else(|| panic!("no tools/list_changed\n{}", self.peer.stderr_tail()));
         let took = since.elapsed();
+        eprintln!("tools/list_changed {took:?} after the file change");
         assert!(took <= limit, "tools/list_changed after {took:?}");
         took
     }
