@@ -398,3 +398,40 @@ fn github_search_ranks_latest_release_in_top_3() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn import_from_a_url_resolves_a_relative_server() {
+    let spec = std::fs::read_to_string(fixture("petstore-3.0.yaml"))
+        .unwrap()
+        .replace(
+            "https://{environment}.swagger.io/{basePath}",
+            "/api/{basePath}",
+        );
+    let server = HttpServer::start(move |_| Reply::raw(200, "application/yaml", spec.clone()));
+    let url = format!("{}/specs/openapi.yaml", server.url());
+    let out = gw(&[
+        "cap",
+        "import",
+        &url,
+        "--dry-run",
+        "--json",
+        "--include",
+        "/pet/*",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    assert_eq!(v["base_url"], format!("{}/api/api/v3", server.url()));
+    let names: Vec<&str> = v["generated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    // `--include /pet/*` keeps /pet/findByTags and /pet/{petId}, not /pet or /user/login.
+    assert_eq!(names, ["find_pets_by_tags", "get_pet_by_id"], "{v}");
+    assert_eq!(v["created"], 0);
+}
