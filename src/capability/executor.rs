@@ -84,6 +84,11 @@ impl HostOverrides {
     }
 }
 
+/// The HTTP client could not be built (in practice: no TLS provider installed).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client for capabilities: {0}")]
+pub struct ClientError(#[source] reqwest::Error);
+
 /// Makes capability calls; one per capability backend, shared by every call.
 pub struct Executor {
     client: reqwest::Client,
@@ -96,7 +101,10 @@ impl Executor {
     /// # Errors
     ///
     /// When the HTTP client cannot be built (no TLS provider).
-    pub fn new(mut policy: NetworkPolicy, overrides: HostOverrides) -> Result<Executor, String> {
+    pub fn new(
+        mut policy: NetworkPolicy,
+        overrides: HostOverrides,
+    ) -> Result<Executor, ClientError> {
         policy.allowed_hosts.extend(overrides.targets());
         let policy = Arc::new(policy);
         let redirect_policy = Arc::clone(&policy);
@@ -117,7 +125,7 @@ impl Executor {
             .dns_resolver(policy.resolver())
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientError)?;
         Ok(Executor {
             client,
             policy,

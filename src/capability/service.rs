@@ -10,7 +10,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::executor::{Executor, HostOverrides};
+use super::executor::{ClientError, Executor, HostOverrides};
 use super::load::{Loaded, Loader};
 use super::ssrf::NetworkPolicy;
 use super::{Capability, watch};
@@ -67,7 +67,7 @@ impl CapabilitySet {
 /// # Errors
 ///
 /// When the HTTP client cannot be built.
-pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, String> {
+pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, ClientError> {
     let policy = NetworkPolicy {
         allow_private: config.allow_private_networks,
         allowed_hosts: config.allowed_hosts.iter().cloned().collect(),
@@ -117,7 +117,7 @@ impl Actor {
             Err(e) => {
                 self.registry.update(&self.name, |entry| {
                     entry.state = ServerState::Failed;
-                    entry.last_error = Some(e);
+                    entry.last_error = Some(e.to_string());
                 });
                 self.changed();
                 return;
