@@ -1,6 +1,14 @@
 //! `mcp-gateway cap …`: capability files from a terminal — validate, list, pin, verify, and
 //! import an OpenAPI document.
-#![allow(clippy::print_stdout)] // these commands print their results for a person
+
+/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
+/// panicking. These commands print their results for a person, so stdout is theirs.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,20 +106,20 @@ fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
     }
     if as_json {
         let out = json!({"files": rows, "valid": files.len() - bad, "invalid": bad});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for row in &rows {
             let file = row["file"].as_str().unwrap_or("");
             if row["ok"] == true {
-                println!("ok       {file}  ({})", row["name"].as_str().unwrap_or(""));
+                out!("ok       {file}  ({})", row["name"].as_str().unwrap_or(""));
                 for w in row["warnings"].as_array().into_iter().flatten() {
-                    println!("  warning: {}", w.as_str().unwrap_or(""));
+                    out!("  warning: {}", w.as_str().unwrap_or(""));
                 }
             } else {
-                println!("INVALID  {file}\n  {}", row["error"].as_str().unwrap_or(""));
+                out!("INVALID  {file}\n  {}", row["error"].as_str().unwrap_or(""));
             }
         }
-        println!("{} valid, {bad} invalid", files.len() - bad);
+        out!("{} valid, {bad} invalid", files.len() - bad);
     }
     Ok(if bad == 0 {
         ExitCode::SUCCESS
@@ -143,11 +151,11 @@ fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
         let problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
         let out = json!({"server": caps.name, "enabled": caps.enabled, "capabilities": tools,
                          "problems": problems});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if !caps.enabled {
-        println!("capabilities are disabled (`capabilities.enabled: false`)");
+        out!("capabilities are disabled (`capabilities.enabled: false`)");
         return Ok(ExitCode::SUCCESS);
     }
     let width = loaded
@@ -162,13 +170,13 @@ fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
         flags.push(if c.annotations.read_only { 'r' } else { 'w' });
         flags.push(if l.pinned { 'p' } else { '-' });
         let description: String = c.description.chars().take(70).collect();
-        println!("{:width$}  {flags}  {description}", c.name);
-        println!("{:width$}      {}", "", l.source);
+        out!("{:width$}  {flags}  {description}", c.name);
+        out!("{:width$}      {}", "", l.source);
     }
     for p in &loaded.problems {
-        println!("problem: {p}");
+        out!("problem: {p}");
     }
-    println!(
+    out!(
         "{} capabilities as server `{}` (r = read-only, w = may write, p = pinned)",
         loaded.capabilities.len(),
         caps.name
@@ -187,18 +195,18 @@ fn pin_files(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             .filter(|l| !l.starts_with("sha256:"))
             .collect();
         if let Err(e) = load::load_text(&unpinned) {
-            println!("not pinned {}: {e}", file.display());
+            out!("not pinned {}: {e}", file.display());
             failed = true;
             continue;
         }
         let pinned = pin::pin(&text);
         if pinned == text {
-            println!("unchanged  {}", file.display());
+            out!("unchanged  {}", file.display());
             continue;
         }
         write_atomic(file, &pinned)?;
         let hash = pin::pinned(&pinned).unwrap_or_default();
-        println!("pinned     {}  sha256:{hash}", file.display());
+        out!("pinned     {}  sha256:{hash}", file.display());
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -230,16 +238,16 @@ fn verify(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
     }
     if as_json {
         let out = json!({"files": rows, "mismatches": mismatches});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for row in &rows {
             let file = row["file"].as_str().unwrap_or("");
-            println!("{:9} {file}", row["state"].as_str().unwrap_or(""));
+            out!("{:9} {file}", row["state"].as_str().unwrap_or(""));
             if let Some(d) = row["detail"].as_str().filter(|d| !d.is_empty()) {
-                println!("  {d}");
+                out!("  {d}");
             }
         }
-        println!("{} file(s), {mismatches} pin mismatch(es)", files.len());
+        out!("{} file(s), {mismatches} pin mismatch(es)", files.len());
     }
     Ok(if mismatches == 0 {
         ExitCode::SUCCESS

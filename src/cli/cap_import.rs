@@ -1,5 +1,13 @@
 //! `mcp-gateway cap import`: an OpenAPI document (file or URL) → capability files.
-#![allow(clippy::print_stdout)] // prints its summary for a person
+
+/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
+/// panicking. These commands print their results for a person, so stdout is theirs.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,7 +122,7 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             "created": created, "updated": updated, "dry_run": args.dry_run,
             "notes": report.notes, "elapsed_ms": elapsed.as_millis(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_summary(&args, &report, created, updated, elapsed);
     }
@@ -131,30 +139,30 @@ fn print_summary(
     updated: usize,
     elapsed: Duration,
 ) {
-    println!("{}  ({})", report.title, report.base_url);
-    println!(
+    out!("{}  ({})", report.title, report.base_url);
+    out!(
         "auth: {}",
         report.auth.as_deref().unwrap_or("none in the document")
     );
     if args.dry_run {
         for g in &report.generated {
-            println!("  would write {}.yaml  ({})", g.name, g.operation);
+            out!("  would write {}.yaml  ({})", g.name, g.operation);
         }
     }
     for s in &report.skipped {
-        println!("  skipped {}: {}", s.operation, s.reason);
+        out!("  skipped {}: {}", s.operation, s.reason);
     }
     for n in report.notes.iter().take(10) {
-        println!("  note: {n}");
+        out!("  note: {n}");
     }
     if report.notes.len() > 10 {
-        println!("  … and {} more notes", report.notes.len() - 10);
+        out!("  … and {} more notes", report.notes.len() - 10);
     }
     let target = match (&args.output, args.dry_run) {
         (Some(dir), false) => format!(" into {} ({created} new, {updated} updated)", dir.display()),
         _ => " (dry run, nothing written)".to_owned(),
     };
-    println!(
+    out!(
         "{} capabilities{target}, {} skipped, in {:.2}s",
         report.generated.len(),
         report.skipped.len(),
