@@ -13,7 +13,10 @@ pub const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Owns the OS watcher; dropping it stops the events.
 pub struct DirWatcher {
-    _watcher: RecommendedWatcher,
+    watcher: RecommendedWatcher,
+    /// Configured directories that did not exist yet: their nearest existing ancestor is
+    /// watched instead, so `cap import -o <dir>` into a new directory is picked up live.
+    pending: Vec<PathBuf>,
     /// Capacity 1: a pending event already means "reload", so a burst coalesces here and
     /// the OS thread never blocks or queues without bound.
     pub events: mpsc::Receiver<()>,
@@ -45,13 +48,24 @@ pub fn watch(dirs: &[PathBuf]) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
         }
     };
     let mut failed = Vec::new();
+    let mut pending = Vec::new();
     for dir in dirs {
+        if !dir.exists() {
+            match dir.ancestors().skip(1).find(|a| a.is_dir()) {
+                Some(ancestor) if watcher.watch(ancestor, RecursiveMode::NonRecursive).is_ok() => {
+                    pending.push(dir.clone());
+                }
+                _ => failed.push((dir.clone(), "does not exist and cannot be watched".into())),
+            }
+            continue;
+        }
         if let Err(e) = watcher.watch(dir, RecursiveMode::Recursive) {
             failed.push((dir.clone(), format!("cannot watch for changes: {e}")));
         }
     }
     let watcher = DirWatcher {
-        _watcher: watcher,
+        watcher,
+        pending,
         events,
     };
     (Some(watcher), failed)
@@ -74,8 +88,18 @@ impl DirWatcher {
         loop {
             match tokio::time::timeout(DEBOUNCE, self.events.recv()).await {
                 Ok(Some(())) => {}
-                Ok(None) | Err(_) => return Some(()),
+                Ok(None) | Err(_) => break,
             }
         }
+        self.adopt_created();
+        Some(())
+    }
+
+    /// Starts watching pending directories that exist now (before the reload reads them, so
+    /// nothing written after it is missed). Ancestor watches stay: cheap, and harmless.
+    fn adopt_created(&mut self) {
+        let watcher = &mut self.watcher;
+        self.pending
+            .retain(|dir| !(dir.is_dir() && watcher.watch(dir, RecursiveMode::Recursive).is_ok()));
     }
 }

@@ -592,3 +592,30 @@ fn api_key_in_query_is_sent_but_never_shown_in_errors() {
     assert_eq!(r["isError"], true, "{r}");
     assert!(!r.to_string().contains("k-777"), "key leaked: {r}");
 }
+
+#[test]
+fn a_directory_created_after_start_is_picked_up() {
+    let server = inventory_server();
+    let parent = temp_path("later");
+    std::fs::create_dir_all(&parent).unwrap();
+    let dir = parent.join("caps");
+    let mut gw = CapGw::start(&dir, "  allow_private_networks: true\n", &[]);
+    assert!(gw.tool_names().is_empty());
+    assert!(
+        gw.server_row()["problems"]
+            .to_string()
+            .contains("cannot read")
+    );
+    gw.settle();
+    let t = Instant::now();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("get_item.yaml"), get_item(&server.url())).unwrap();
+    gw.list_changed_within(t, Duration::from_secs(1));
+    assert_eq!(gw.tool_names(), ["get_item"]);
+    assert!(gw.server_row()["problems"].is_null());
+    // And the new directory itself is watched from now on.
+    let t = Instant::now();
+    std::fs::remove_file(dir.join("get_item.yaml")).unwrap();
+    gw.list_changed_within(t, Duration::from_secs(1));
+    assert!(gw.tool_names().is_empty());
+}
