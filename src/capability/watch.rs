@@ -85,12 +85,8 @@ impl DirWatcher {
     /// `None` when the watcher has stopped.
     pub async fn next_batch(&mut self) -> Option<()> {
         self.events.recv().await?;
-        loop {
-            match tokio::time::timeout(DEBOUNCE, self.events.recv()).await {
-                Ok(Some(())) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
+        // Until DEBOUNCE passes without an event (or the channel closes).
+        while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, self.events.recv()).await {}
         self.adopt_created();
         Some(())
     }
