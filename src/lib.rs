@@ -7,10 +7,12 @@
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
+//! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
 //! - [`export`]: every write to a file the user owns (client configs, `gateway.yaml`).
 //! - [`shutdown`]: the root cancellation token and signal handling.
 
 pub mod backend;
+pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod export;

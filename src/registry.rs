@@ -38,6 +38,8 @@ impl ServerState {
 pub enum TransportKind {
     Stdio,
     Http,
+    /// REST APIs described by capability files, served in process.
+    Capability,
 }
 
 impl TransportKind {
@@ -45,6 +47,7 @@ impl TransportKind {
         match self {
             TransportKind::Stdio => "stdio",
             TransportKind::Http => "http",
+            TransportKind::Capability => "capability",
         }
     }
 }
@@ -63,6 +66,9 @@ pub struct ServerEntry {
     pub startup: Option<Duration>,
     /// The live connection; `Some` exactly when `state` is `Ready`.
     pub handle: Option<BackendHandle>,
+    /// Problems that do not stop the backend (capability files refused or kept at their
+    /// previous version), for `gateway_list_servers`.
+    pub problems: Vec<String>,
 }
 
 impl ServerEntry {
@@ -76,6 +82,7 @@ impl ServerEntry {
             last_error: None,
             startup: None,
             handle: None,
+            problems: Vec::new(),
         }
     }
 

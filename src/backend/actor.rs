@@ -11,7 +11,7 @@ use rmcp::{Peer, RoleClient};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::call::BackendHandle;
+use super::call::{BackendHandle, McpTarget, Target};
 use super::client::{ActorCommand, BackendClient, ProgressRoutes};
 use super::connect::{self, ConnectError, StderrTail};
 use crate::config::BackendConfig;
@@ -113,10 +113,12 @@ impl Actor {
         let peer = service.peer().clone();
         let handle = BackendHandle {
             name: self.name.clone(),
-            peer: peer.clone(),
-            progress,
-            timeout: self.config.timeout,
-            stderr: stderr.clone(),
+            target: Target::Mcp(McpTarget {
+                peer: peer.clone(),
+                progress,
+                timeout: self.config.timeout,
+                stderr: stderr.clone(),
+            }),
         };
         if let Err(e) = self.refresh_tools(&peer).await {
             connection.cancel();

@@ -14,12 +14,28 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::ProgressRoutes;
 use super::connect::StderrTail;
+use crate::capability::CapabilitySet;
 
 /// A cheap, cloneable handle to a ready backend. Calls go straight to the connection's
-/// peer, so any number run at once; the actor owns the connection's lifetime.
+/// peer (or the capability executor), so any number run at once; the actor owns the
+/// connection's lifetime.
 #[derive(Clone)]
 pub struct BackendHandle {
     pub(crate) name: Arc<str>,
+    pub(crate) target: Target,
+}
+
+/// What a backend is, behind its handle. A closed set: every kind of backend there is.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// An MCP server connection.
+    Mcp(McpTarget),
+    /// The REST capabilities served by the capability backend.
+    Capabilities(CapabilitySet),
+}
+
+#[derive(Clone)]
+pub(crate) struct McpTarget {
     pub(crate) peer: Peer<RoleClient>,
     pub(crate) progress: ProgressRoutes,
     pub(crate) timeout: Duration,
@@ -53,24 +69,50 @@ impl BackendHandle {
         &self.name
     }
 
+    /// A handle for the capability backend `name`.
+    pub fn capabilities(name: &str, set: CapabilitySet) -> BackendHandle {
+        BackendHandle {
+            name: Arc::from(name),
+            target: Target::Capabilities(set),
+        }
+    }
+
     pub async fn call_tool(
         &self,
         params: CallToolRequestParams,
         caller: Caller,
     ) -> Result<CallToolResult, CallError> {
+        match &self.target {
+            Target::Mcp(mcp) => self.call_mcp(mcp, params, caller).await,
+            Target::Capabilities(set) => tokio::select! {
+                result = set.call(params) => result.map_err(|error| CallError::Backend {
+                    backend: self.name.to_string(),
+                    error,
+                }),
+                () = caller.cancelled.cancelled() => Err(CallError::Cancelled),
+            },
+        }
+    }
+
+    async fn call_mcp(
+        &self,
+        mcp: &McpTarget,
+        params: CallToolRequestParams,
+        caller: Caller,
+    ) -> Result<CallToolResult, CallError> {
         // The timeout restarts on each progress notification: a long job that reports
         // progress is alive, a silent one past its budget is not.
-        let options = PeerRequestOptions::with_timeout(self.timeout).reset_timeout_on_progress();
+        let options = PeerRequestOptions::with_timeout(mcp.timeout).reset_timeout_on_progress();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let handle = self
+        let handle = mcp
             .peer
             .send_request_with_option(request, options)
             .await
-            .map_err(|e| self.service_error(e))?;
+            .map_err(|e| self.service_error(mcp, e))?;
         let id = handle.id.clone();
         let _route = match (caller.peer, caller.progress_token) {
             (Some(peer), Some(token)) => Some(RouteGuard::new(
-                &self.progress,
+                &mcp.progress,
                 handle.progress_token.clone(),
                 peer,
                 token,
@@ -81,14 +123,14 @@ impl BackendHandle {
             response = handle.await_response() => match response {
                 Ok(ServerResult::CallToolResult(result)) => Ok(result),
                 Ok(_) => Err(CallError::Unexpected { backend: self.name.to_string() }),
-                Err(e) => Err(self.service_error(e)),
+                Err(e) => Err(self.service_error(mcp, e)),
             },
             () = caller.cancelled.cancelled() => {
                 let notice = CancelledNotificationParam::new(
                     Some(id),
                     Some("cancelled by the client".into()),
                 );
-                if let Err(e) = self.peer.notify_cancelled(notice).await {
+                if let Err(e) = mcp.peer.notify_cancelled(notice).await {
                     tracing::debug!(backend = %self.name, "cancellation not forwarded: {e}");
                 }
                 Err(CallError::Cancelled)
@@ -96,14 +138,14 @@ impl BackendHandle {
         }
     }
 
-    fn service_error(&self, e: ServiceError) -> CallError {
+    fn service_error(&self, mcp: &McpTarget, e: ServiceError) -> CallError {
         let backend = self.name.to_string();
         match e {
             ServiceError::McpError(error) => CallError::Backend { backend, error },
             ServiceError::Timeout { timeout } => CallError::Timeout { backend, timeout },
             ServiceError::TransportClosed | ServiceError::TransportSend(_) => CallError::Closed {
                 backend,
-                detail: self
+                detail: mcp
                     .stderr
                     .summary()
                     .map(|t| format!("; stderr: {t}"))

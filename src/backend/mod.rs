@@ -59,6 +59,23 @@ impl Supervisor {
             };
             tasks.spawn(actor.run());
         }
+        let caps = &config.capabilities;
+        if caps.enabled {
+            if config.backends.contains_key(&caps.name) {
+                tracing::warn!(
+                    "capabilities are not served: a backend is already named `{}` \
+                     (set `capabilities.name`)",
+                    caps.name
+                );
+            } else {
+                tasks.spawn(crate::capability::start(
+                    caps,
+                    registry,
+                    changes.clone(),
+                    shutdown.clone(),
+                ));
+            }
+        }
         tasks.close();
         Supervisor { tasks, shutdown }
     }

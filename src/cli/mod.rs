@@ -1,5 +1,7 @@
 //! The command line: clap types and dispatch. One file per command group.
 
+mod cap;
+mod cap_import;
 mod doctor;
 mod engine;
 mod gwfile;
@@ -96,6 +98,11 @@ pub enum Command {
     },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+    /// REST API capabilities: validate, list, pin, verify, import OpenAPI.
+    Cap {
+        #[command(subcommand)]
+        command: cap::CapCommand,
+    },
 }
 
 /// Logs go to stderr only: in `serve`, stdout carries the protocol.
@@ -118,42 +125,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // reqwest is built without a default TLS provider to avoid the slow aws-lc build;
     // install ring's. An error only means one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // Commands that edit or diagnose the config must run when it does not load.
+    // Commands that edit or diagnose the config take only its path: they must run when it
+    // does not load. The others get the loaded, validated config.
     let explicit = cli.config.as_deref();
     match cli.command {
-        Command::Setup(command) => return setup::run(command, explicit),
-        Command::Add(args) => return manage::add(args, explicit),
-        Command::Remove { name } => return manage::remove(&name, explicit),
-        Command::Doctor { json } => return doctor::run(explicit, json).await,
-        Command::Init { force } => return manage::init(explicit, force),
-        Command::Completions { shell } => return manage::completions(shell),
-        _ => {}
-    }
-    let config = Config::load(cli.config.as_deref()).context("loading the configuration")?;
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
-    }
-    match cli.command {
-        Command::Serve => serve::run(config).await,
+        Command::Setup(command) => setup::run(command, explicit),
+        Command::Add(args) => manage::add(args, explicit),
+        Command::Remove { name } => manage::remove(&name, explicit),
+        Command::Doctor { json } => doctor::run(explicit, json).await,
+        Command::Init { force } => manage::init(explicit, force),
+        Command::Completions { shell } => manage::completions(shell),
+        Command::Serve => serve::run(load(explicit)?).await,
         Command::Search {
             query,
             limit,
             server,
             json,
-        } => terminal::search(config, &query.join(" "), limit, server, json).await,
+        } => terminal::search(load(explicit)?, &query.join(" "), limit, server, json).await,
         Command::Call {
             server,
             tool,
             arguments,
             json,
-        } => terminal::call(config, &server, &tool, &arguments, json).await,
-        Command::List { json, no_probe } => manage::list(&config, json, !no_probe).await,
-        Command::Get { name, json } => manage::get(&name, &config, json),
-        Command::Setup(_)
-        | Command::Add(_)
-        | Command::Remove { .. }
-        | Command::Doctor { .. }
-        | Command::Init { .. }
-        | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
+        } => terminal::call(load(explicit)?, &server, &tool, &arguments, json).await,
+        Command::List { json, no_probe } => manage::list(&load(explicit)?, json, !no_probe).await,
+        Command::Get { name, json } => manage::get(&name, &load(explicit)?, json),
+        Command::Cap { command } => cap::run(load(explicit)?, command).await,
     }
+}
+
+fn load(explicit: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let config = Config::load(explicit).context("loading the configuration")?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
 }

@@ -68,11 +68,45 @@ pub struct Config {
     pub backends: BTreeMap<String, BackendConfig>,
     /// Backend tools pinned into the meta surface, in file order, without duplicates.
     pub surfaced_tools: Vec<SurfacedTool>,
-    /// The `capabilities:` section, uninterpreted; the capability module owns its meaning.
-    pub capabilities: Option<serde_yaml_ng::Value>,
+    /// The `capabilities:` section (REST APIs as tools); defaults when absent.
+    pub capabilities: CapabilitiesConfig,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
+}
+
+/// Name of the capability backend when the config names none.
+pub const DEFAULT_CAPABILITIES_NAME: &str = "capabilities";
+
+/// The `capabilities:` section, validated. With no config at all the built-in catalog is
+/// served under [`DEFAULT_CAPABILITIES_NAME`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilitiesConfig {
+    pub enabled: bool,
+    /// The backend name the capability tools appear under.
+    pub name: String,
+    /// Watched directories of capability YAML files (absolute; relative ones in the file are
+    /// resolved against the config file's directory).
+    pub directories: Vec<PathBuf>,
+    /// Serve the catalog embedded in the binary.
+    pub builtin: bool,
+    /// Let capabilities reach loopback, private and link-local addresses.
+    pub allow_private_networks: bool,
+    /// Hosts (names or IP literals) that may resolve to private addresses.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for CapabilitiesConfig {
+    fn default() -> Self {
+        CapabilitiesConfig {
+            enabled: true,
+            name: DEFAULT_CAPABILITIES_NAME.to_owned(),
+            directories: Vec::new(),
+            builtin: true,
+            allow_private_networks: false,
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 /// What the client's `tools/list` shows.
@@ -195,6 +229,47 @@ impl BackendConfig {
     }
 }
 
+fn capabilities(
+    doc: Doc<'_>,
+    raw: raw::RawCapabilities,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CapabilitiesConfig, ConfigError> {
+    let defaults = CapabilitiesConfig::default();
+    let name = raw.name.unwrap_or(defaults.name);
+    if name.is_empty()
+        || name.len() > MAX_BACKEND_NAME
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(doc.invalid(
+            &[Seg::key("capabilities"), Seg::key("name")],
+            Target::Value,
+            format!("`capabilities.name` must be 1-{MAX_BACKEND_NAME} letters, digits, `_` or `-`"),
+        ));
+    }
+    let mut directories = Vec::new();
+    for (i, dir) in raw.directories.unwrap_or_default().iter().enumerate() {
+        let path = [
+            Seg::key("capabilities"),
+            Seg::key("directories"),
+            Seg::Index(i),
+        ];
+        let expanded = expand::expand(dir, env, &mut expand::VarUse::default())
+            .map_err(|e| doc.invalid(&path, Target::Value, e))?;
+        directories.push(base_dir.join(expanded));
+    }
+    Ok(CapabilitiesConfig {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        name,
+        directories,
+        builtin: raw.builtin.unwrap_or(defaults.builtin),
+        allow_private_networks: raw.allow_private_networks.unwrap_or(false),
+        allowed_hosts: raw.allowed_hosts.unwrap_or_default(),
+    })
+}
+
 impl Config {
     /// Finds the config file ([`discover`]) and loads it. No file anywhere is not an error:
     /// the built-in defaults are returned, with `source: None`.
@@ -267,7 +342,10 @@ impl Config {
             serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(&file, &e, false))?;
 
         config.mode = raw.mode.unwrap_or_default();
-        config.capabilities = raw.capabilities;
+        let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        if let Some(caps) = raw.capabilities {
+            config.capabilities = capabilities(doc, caps, &base_dir, env)?;
+        }
         let surfaced = raw
             .surfaced_tools
             .into_iter()
@@ -297,7 +375,6 @@ impl Config {
             }
         }
 
-        let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         let mut ctx = backend::Ctx {
             doc,
             base_dir: &base_dir,

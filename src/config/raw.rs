@@ -93,8 +93,7 @@ pub(crate) struct RawConfig {
     pub backends: Option<BTreeMap<String, RawBackend>>,
     pub surfaced_tools: Option<Vec<RawSurfacedTool>>,
     pub meta_mcp: Option<RawMetaMcp>,
-    /// Owned by the capability module; kept opaque here.
-    pub capabilities: Option<serde_yaml_ng::Value>,
+    pub capabilities: Option<RawCapabilities>,
 
     server: Ignored,
     auth: Ignored,
@@ -177,6 +176,21 @@ pub(crate) struct RawMetaMcp {
     cache_ttl: Ignored,
     warm_start: Ignored,
     projection_mode: Ignored,
+}
+
+/// The `capabilities:` section: REST APIs described by capability YAML files.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the `capabilities` section (a mapping)"
+)]
+pub(crate) struct RawCapabilities {
+    pub enabled: Option<bool>,
+    pub name: Option<String>,
+    pub directories: Option<Vec<String>>,
+    pub builtin: Option<bool>,
+    pub allow_private_networks: Option<bool>,
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -460,7 +460,8 @@ backends:
         ("npx", strings(&["-y", "@anthropic/mcp-server-tavily"]))
     );
     assert_eq!(c.surfaced_tools.len(), 1);
-    assert!(c.capabilities.is_some());
+    assert!(c.capabilities.enabled);
+    assert!(c.capabilities.directories[0].ends_with("capabilities"));
 }
 
 #[test]
@@ -541,4 +542,40 @@ fn load_reads_files_and_refuses_a_missing_explicit_one() {
     };
     assert_eq!(cwd.as_deref(), Some(dir.join("sub").as_path()));
     assert!(backend(&c, "t").child_env().is_some());
+}
+
+#[test]
+fn capabilities_section_is_typed_with_defaults() {
+    let c = load("backends: {}\n");
+    assert_eq!(c.capabilities, CapabilitiesConfig::default());
+    assert!(c.capabilities.enabled && c.capabilities.builtin);
+    assert_eq!(c.capabilities.name, "capabilities");
+
+    let c = load(
+        "capabilities:
+  name: rest
+  directories: [./caps, /abs/caps, \"${HOME}/more\"]
+  builtin: false
+  allow_private_networks: true
+  allowed_hosts: [localhost]
+",
+    );
+    let caps = &c.capabilities;
+    assert_eq!(caps.name, "rest");
+    assert_eq!(
+        caps.directories,
+        [
+            PathBuf::from("/cfg/./caps"),
+            PathBuf::from("/abs/caps"),
+            PathBuf::from("/home/u/more")
+        ]
+    );
+    assert!(!caps.builtin && caps.allow_private_networks);
+    assert_eq!(caps.allowed_hosts, ["localhost"]);
+}
+
+#[test]
+fn capabilities_section_errors() {
+    assert!(fail("capabilities:\n  directores: [x]\n").contains("directores"));
+    assert!(fail("capabilities:\n  name: \"a b\"\n").contains("capabilities.name"));
 }

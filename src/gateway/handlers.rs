@@ -95,6 +95,9 @@ impl Gateway {
                 if let Some(t) = s.startup {
                     row["startup_ms"] = json!(t.as_millis());
                 }
+                if !s.problems.is_empty() {
+                    row["problems"] = json!(s.problems);
+                }
                 row
             })
             .collect();

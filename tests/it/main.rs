@@ -2,6 +2,9 @@
 //! binary over stdio against the fixture server and real third-party MCP peers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cap_cli;
+mod capabilities;
+mod catalog;
 mod fixture_smoke;
 mod gateway;
 mod interop;

@@ -1,0 +1,219 @@
+//! The capability backend: one actor that loads the capability set, registers it in the
+//! registry as a backend (named by `capabilities.name`), and reloads it when a watched
+//! directory changes. Calls go through [`CapabilitySet`] held by the backend handle.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use rmcp::ErrorData;
+use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::executor::{ClientError, Executor, HostOverrides};
+use super::load::{Loaded, Loader};
+use super::ssrf::NetworkPolicy;
+use super::{Capability, watch};
+use crate::backend::BackendHandle;
+use crate::config::CapabilitiesConfig;
+use crate::registry::{Registry, ServerEntry, ServerState, TransportKind, normalize_tool};
+
+/// The capabilities being served, and the executor that runs them. Cheap to clone.
+#[derive(Clone)]
+pub struct CapabilitySet {
+    caps: Arc<BTreeMap<String, Arc<Capability>>>,
+    executor: Arc<Executor>,
+}
+
+impl CapabilitySet {
+    pub fn new(loaded: &Loaded, executor: Arc<Executor>) -> CapabilitySet {
+        let caps = loaded
+            .capabilities
+            .iter()
+            .map(|(name, l)| (name.clone(), Arc::clone(&l.capability)))
+            .collect();
+        CapabilitySet {
+            caps: Arc::new(caps),
+            executor,
+        }
+    }
+
+    pub fn tools(&self) -> Vec<Tool> {
+        self.caps
+            .values()
+            .map(|c| normalize_tool(c.to_tool()))
+            .collect()
+    }
+
+    /// # Errors
+    ///
+    /// An unknown tool name (a protocol error: nothing ran).
+    pub async fn call(&self, params: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
+        let Some(cap) = self.caps.get(params.name.as_ref()) else {
+            return Err(ErrorData::invalid_params(
+                format!("no capability `{}`", params.name),
+                None,
+            ));
+        };
+        Ok(self
+            .executor
+            .call(cap, params.arguments.unwrap_or_default())
+            .await)
+    }
+}
+
+/// Builds the executor for a config: its network policy plus the test host overrides.
+///
+/// # Errors
+///
+/// When the HTTP client cannot be built.
+pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, ClientError> {
+    let policy = NetworkPolicy {
+        allow_private: config.allow_private_networks,
+        allowed_hosts: config.allowed_hosts.iter().cloned().collect(),
+    };
+    Executor::new(policy, HostOverrides::from_env())
+}
+
+/// Registers the capability backend as `starting` and returns its actor, which loads in the
+/// background (a large directory must not delay `initialize`) and then follows changes.
+pub fn start(
+    config: &CapabilitiesConfig,
+    registry: &Arc<Registry>,
+    changes: mpsc::UnboundedSender<String>,
+    shutdown: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    let description = "REST APIs described by capability files".to_owned();
+    registry.put(ServerEntry::new(
+        &config.name,
+        Some(description),
+        TransportKind::Capability,
+    ));
+    let actor = Actor {
+        logged: Default::default(),
+        name: config.name.clone(),
+        registry: Arc::clone(registry),
+        changes,
+        shutdown,
+        config: config.clone(),
+    };
+    actor.run()
+}
+
+struct Actor {
+    /// Messages already logged, so a reload repeats none of them.
+    logged: HashSet<String>,
+    name: String,
+    registry: Arc<Registry>,
+    changes: mpsc::UnboundedSender<String>,
+    shutdown: CancellationToken,
+    config: CapabilitiesConfig,
+}
+
+impl Actor {
+    async fn run(mut self) {
+        let executor = match executor(&self.config) {
+            Ok(e) => Arc::new(e),
+            Err(e) => {
+                self.registry.update(&self.name, |entry| {
+                    entry.state = ServerState::Failed;
+                    entry.last_error = Some(e.to_string());
+                });
+                self.changed();
+                return;
+            }
+        };
+        let dirs = self.config.directories.clone();
+        // Watch before the first load, so an edit during it is not missed.
+        let (mut watcher, unwatched) = watch::watch(&dirs);
+        for (dir, why) in &unwatched {
+            tracing::warn!("capabilities: {}: {why}", dir.display());
+        }
+        let mut loader = Loader::new(self.config.builtin, dirs);
+        loop {
+            let (back, loaded) = match tokio::task::spawn_blocking(move || {
+                let loaded = loader.load();
+                (loader, loaded)
+            })
+            .await
+            {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::error!("capability loading failed: {e}");
+                    return;
+                }
+            };
+            loader = back;
+            self.publish(&loaded, &executor);
+            let next = async {
+                match watcher.as_mut() {
+                    Some(w) => w.next_batch().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                batch = next => if batch.is_none() { watcher = None },
+                () = self.shutdown.cancelled() => return,
+            }
+            tracing::debug!("capability files changed; reloading");
+        }
+    }
+
+    /// Swaps in the new set. The tools `Arc` changes only when the tools did, so a reload
+    /// that changed nothing visible is neither re-indexed nor announced.
+    fn publish(&mut self, loaded: &Loaded, executor: &Arc<Executor>) {
+        let set = CapabilitySet::new(loaded, Arc::clone(executor));
+        let tools = set.tools();
+        let mut problems = Vec::new();
+        let mut seen = HashSet::new();
+        let logged = &mut self.logged;
+        for problem in &loaded.problems {
+            let text = problem.to_string();
+            if logged.insert(text.clone()) {
+                if problem.pin_mismatch {
+                    tracing::error!("capabilities: {text}");
+                } else {
+                    tracing::warn!("capabilities: {text}");
+                }
+            }
+            seen.insert(text.clone());
+            problems.push(text);
+        }
+        for l in loaded.capabilities.values() {
+            for w in &l.warnings {
+                let text = format!("{}: {w}", l.source);
+                if logged.insert(text.clone()) {
+                    tracing::warn!("capabilities: {text}");
+                }
+                seen.insert(text);
+            }
+        }
+        // Forget what is fixed, so it is logged again if it comes back.
+        logged.retain(|t| seen.contains(t));
+        let count = tools.len();
+        self.registry.update(&self.name, |entry| {
+            if *entry.tools != *tools {
+                entry.tools = Arc::from(tools);
+            }
+            entry.state = ServerState::Ready;
+            entry.handle = Some(BackendHandle::capabilities(&self.name, set));
+            entry.problems = problems;
+            entry.last_error = None;
+        });
+        tracing::info!(
+            "capabilities: {count} tool(s) ready as `{}`{}",
+            self.name,
+            if loaded.problems.is_empty() {
+                String::new()
+            } else {
+                format!("; {} file(s) with problems", loaded.problems.len())
+            }
+        );
+        self.changed();
+    }
+
+    fn changed(&self) {
+        // The follower is gone only at shutdown.
+        let _ = self.changes.send(self.name.clone());
+    }
+}

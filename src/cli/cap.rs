@@ -1,0 +1,270 @@
+//! `mcp-gateway cap …`: capability files from a terminal — validate, list, pin, verify, and
+//! import an OpenAPI document.
+
+/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
+/// panicking. These commands print their results for a person, so stdout is theirs.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use crate::capability::load::{self, FileError, Loader};
+use crate::capability::pin::{self, PinState};
+use crate::config::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum CapCommand {
+    /// Check capability files (or every file under directories) without serving them.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the capabilities the gateway would serve (built-in catalog and directories).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a `sha256:` pin line into each file (its hash without that line).
+    Pin {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check pins without serving (default: the configured directories).
+    Verify {
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn an OpenAPI 3.x or Swagger 2.0 document (file or URL) into capability files.
+    Import(super::cap_import::ImportArgs),
+}
+
+pub(super) async fn run(config: Config, command: CapCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CapCommand::Validate { paths, json } => validate(&paths, json),
+        CapCommand::List { json } => list(&config, json),
+        CapCommand::Pin { files } => pin_files(&files),
+        CapCommand::Verify { paths, json } => {
+            let paths = if paths.is_empty() {
+                config.capabilities.directories.clone()
+            } else {
+                paths
+            };
+            verify(&paths, json)
+        }
+        CapCommand::Import(args) => super::cap_import::run(args).await,
+    }
+}
+
+/// Files named directly, plus every capability file under directories.
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            load::collect(path, &mut found)
+                .with_context(|| format!("reading {}", path.display()))?;
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
+    let files = expand(paths)?;
+    let mut rows = Vec::new();
+    let mut bad = 0;
+    for file in &files {
+        let row = match std::fs::read_to_string(file) {
+            Err(e) => json!({"file": file, "ok": false, "error": format!("cannot read: {e}")}),
+            Ok(text) => match load::load_text(&text) {
+                Ok((cap, warnings, pinned)) => json!({
+                    "file": file, "ok": true, "name": cap.name, "pinned": pinned,
+                    "warnings": warnings,
+                }),
+                Err(e) => json!({"file": file, "ok": false, "error": e.to_string()}),
+            },
+        };
+        if row["ok"] != true {
+            bad += 1;
+        }
+        rows.push(row);
+    }
+    if as_json {
+        let out = json!({"files": rows, "valid": files.len() - bad, "invalid": bad});
+        out!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for row in &rows {
+            let file = row["file"].as_str().unwrap_or("");
+            if row["ok"] == true {
+                out!("ok       {file}  ({})", row["name"].as_str().unwrap_or(""));
+                for w in row["warnings"].as_array().into_iter().flatten() {
+                    out!("  warning: {}", w.as_str().unwrap_or(""));
+                }
+            } else {
+                out!("INVALID  {file}\n  {}", row["error"].as_str().unwrap_or(""));
+            }
+        }
+        out!("{} valid, {bad} invalid", files.len() - bad);
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
+    let caps = &config.capabilities;
+    let loaded = if caps.enabled {
+        Loader::new(caps.builtin, caps.directories.clone()).load()
+    } else {
+        load::Loaded::default()
+    };
+    if as_json {
+        let tools: Vec<Value> = loaded
+            .capabilities
+            .values()
+            .map(|l| {
+                let c = &l.capability;
+                json!({
+                    "name": c.name, "description": c.description, "source": l.source.to_string(),
+                    "category": c.category, "read_only": c.annotations.read_only,
+                    "pinned": l.pinned, "warnings": l.warnings,
+                })
+            })
+            .collect();
+        let problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        let out = json!({"server": caps.name, "enabled": caps.enabled, "capabilities": tools,
+                         "problems": problems});
+        out!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !caps.enabled {
+        out!("capabilities are disabled (`capabilities.enabled: false`)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = loaded
+        .capabilities
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    for l in loaded.capabilities.values() {
+        let c = &l.capability;
+        let mut flags = String::new();
+        flags.push(if c.annotations.read_only { 'r' } else { 'w' });
+        flags.push(if l.pinned { 'p' } else { '-' });
+        let description: String = c.description.chars().take(70).collect();
+        out!("{:width$}  {flags}  {description}", c.name);
+        out!("{:width$}      {}", "", l.source);
+    }
+    for p in &loaded.problems {
+        out!("problem: {p}");
+    }
+    out!(
+        "{} capabilities as server `{}` (r = read-only, w = may write, p = pinned)",
+        loaded.capabilities.len(),
+        caps.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pin_files(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for file in files {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        // Pinning approves the file as it is now, so it must be a capability we can run.
+        let unpinned: String = text
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("sha256:"))
+            .collect();
+        if let Err(e) = load::load_text(&unpinned) {
+            out!("not pinned {}: {e}", file.display());
+            failed = true;
+            continue;
+        }
+        let pinned = pin::pin(&text);
+        if pinned == text {
+            out!("unchanged  {}", file.display());
+            continue;
+        }
+        write_atomic(file, &pinned)?;
+        let hash = pin::pinned(&pinned).unwrap_or_default();
+        out!("pinned     {}  sha256:{hash}", file.display());
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn verify(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
+    if paths.is_empty() {
+        bail!("no capability directories configured; name files or directories to verify");
+    }
+    let files = expand(paths)?;
+    let mut rows = Vec::new();
+    let mut mismatches = 0;
+    for file in &files {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let (state, detail) = match pin::check(&text) {
+            PinState::Unpinned => ("unpinned", String::new()),
+            PinState::Valid => ("ok", String::new()),
+            PinState::Mismatch { pinned, actual } => {
+                mismatches += 1;
+                let e = FileError::PinMismatch { pinned, actual };
+                ("MISMATCH", e.to_string())
+            }
+        };
+        rows.push(json!({"file": file, "state": state, "detail": detail}));
+    }
+    if as_json {
+        let out = json!({"files": rows, "mismatches": mismatches});
+        out!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for row in &rows {
+            let file = row["file"].as_str().unwrap_or("");
+            out!("{:9} {file}", row["state"].as_str().unwrap_or(""));
+            if let Some(d) = row["detail"].as_str().filter(|d| !d.is_empty()) {
+                out!("  {d}");
+            }
+        }
+        out!("{} file(s), {mismatches} pin mismatch(es)", files.len());
+    }
+    Ok(if mismatches == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Temp file in the same directory, then rename: a crash never leaves half a file.
+pub(super) fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,436 @@
+//! `mcp-gateway cap …` from a terminal: pin/verify/validate/list, and OpenAPI import of the
+//! Swagger Petstore (2.0, 3.0, 3.1) and of GitHub's full REST description, which is then
+//! served and invoked through the gateway.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::capabilities::{CapGw, text_of};
+use crate::support::http::{HttpServer, Reply};
+use crate::support::{gateway_bin, temp_path};
+
+fn gw(args: &[&str]) -> Output {
+    let home = temp_path("home");
+    Command::new(gateway_bin())
+        .args(args)
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", &home)
+        .env_remove("MCP_GATEWAY_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            stdout(out),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/openapi")
+        .join(name)
+}
+
+const CAP: &str = "name: hello\ndescription: Say hello.\nproviders:\n  primary:\n    config:\n      base_url: https://example.com\n      path: /hello\n";
+
+#[test]
+fn pin_verify_validate_and_tamper() {
+    let dir = temp_path("pin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hello.yaml");
+    std::fs::write(&file, CAP).unwrap();
+    let f = file.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+
+    let out = gw(&["cap", "verify", d]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("unpinned"));
+
+    let out = gw(&["cap", "pin", f]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let pin_line = text.lines().next().unwrap();
+    assert!(pin_line.starts_with("sha256: "), "{text}");
+    // `grep -v '^sha256:' f | sha256sum` reproduces the pin.
+    let sum = Command::new("sh")
+        .arg("-c")
+        .arg(format!("grep -v '^sha256:' '{f}' | sha256sum"))
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    assert_eq!(
+        pin_line.trim_start_matches("sha256: "),
+        sum.split_whitespace().next().unwrap()
+    );
+
+    let out = gw(&["cap", "verify", d, "--json"]);
+    assert!(out.status.success());
+    assert_eq!(json_of(&out)["files"][0]["state"], "ok");
+
+    std::fs::write(&file, text.replace("Say hello.", "Say goodbye.")).unwrap();
+    let out = gw(&["cap", "verify", d]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("MISMATCH"), "{}", stdout(&out));
+    let out = gw(&["cap", "validate", f, "--json"]);
+    assert!(!out.status.success());
+    let v = json_of(&out);
+    assert_eq!(v["invalid"], 1);
+    assert!(
+        v["files"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("RUG-PULL"),
+        "{v}"
+    );
+
+    // Re-pin: accepted.
+    assert!(gw(&["cap", "pin", f]).status.success());
+    assert!(gw(&["cap", "verify", d]).status.success());
+    assert!(gw(&["cap", "validate", d]).status.success());
+}
+
+#[test]
+fn validate_reports_unrunnable_and_unknown_fields() {
+    let dir = temp_path("validate");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ok.yaml"), format!("{CAP}webhooks: {{}}\n")).unwrap();
+    let cli = CAP.replace("    config:", "    service: cli\n    config:");
+    std::fs::write(dir.join("cli.yaml"), cli).unwrap();
+    let out = gw(&["cap", "validate", dir.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let v = json_of(&out);
+    assert_eq!(
+        (v["valid"].as_u64(), v["invalid"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    let files = v["files"].as_array().unwrap();
+    let cli = files
+        .iter()
+        .find(|f| f["file"].as_str().unwrap().ends_with("cli.yaml"))
+        .unwrap();
+    assert!(
+        cli["error"].as_str().unwrap().contains("service: cli"),
+        "{cli}"
+    );
+    let ok = files.iter().find(|f| f["ok"] == true).unwrap();
+    assert!(ok["warnings"].to_string().contains("webhooks"), "{ok}");
+}
+
+#[test]
+fn list_shows_the_builtin_catalog() {
+    let out = gw(&["cap", "list", "--json"]);
+    assert!(out.status.success());
+    let v = json_of(&out);
+    assert_eq!(v["server"], "capabilities");
+    let caps = v["capabilities"].as_array().unwrap();
+    assert!(caps.len() >= 25);
+    assert!(caps.iter().any(
+        |c| c["name"] == "pypi_package" && c["source"] == "builtin:packages/pypi_package.yaml"
+    ));
+    let human = stdout(&gw(&["cap", "list"]));
+    assert!(
+        human.contains("crates_search") && human.contains("capabilities as server"),
+        "{human}"
+    );
+}
+
+fn import(spec: &Path, extra: &[&str]) -> (Value, PathBuf) {
+    let out_dir = temp_path("import");
+    let mut args = vec![
+        "cap",
+        "import",
+        spec.to_str().unwrap(),
+        "--output",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = gw(&args);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (json_of(&out), out_dir)
+}
+
+fn read_cap(dir: &Path, name: &str) -> serde_yaml_ng::Value {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.yaml"))).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+fn y(v: &serde_yaml_ng::Value, path: &[&str]) -> String {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    match cur {
+        serde_yaml_ng::Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other).unwrap().trim().to_owned(),
+    }
+}
+
+fn assert_all_valid(dir: &Path, count: usize) {
+    let out = gw(&["cap", "validate", dir.to_str().unwrap(), "--json"]);
+    let v = json_of(&out);
+    assert_eq!(v["invalid"], 0, "{v}");
+    assert_eq!(v["valid"].as_u64().unwrap() as usize, count);
+}
+
+#[test]
+fn petstore_swagger_2_0() {
+    let (report, dir) = import(&fixture("petstore-swagger2.json"), &[]);
+    assert_eq!(report["base_url"], "https://petstore.swagger.io/v2");
+    assert_eq!(report["generated"].as_array().unwrap().len(), 5);
+    assert!(
+        report["skipped"].to_string().contains("form-data"),
+        "{report}"
+    );
+    assert_all_valid(&dir, 5);
+    let get = read_cap(&dir, "get_pet_by_id");
+    assert_eq!(
+        y(&get, &["providers", "primary", "config", "path"]),
+        "/pet/{petId}"
+    );
+    assert_eq!(y(&get, &["auth", "type"]), "api_key");
+    assert_eq!(y(&get, &["auth", "header"]), "api_key");
+    assert_eq!(y(&get, &["auth", "key"]), "env:SWAGGER_PETSTORE_API_KEY");
+    assert_eq!(y(&get, &["metadata", "read_only"]), "true");
+    let add = read_cap(&dir, "add_pet");
+    assert_eq!(y(&add, &["auth", "type"]), "bearer");
+    assert_eq!(
+        y(
+            &add,
+            &["providers", "primary", "config", "body", "photoUrls"]
+        ),
+        "{photoUrls}"
+    );
+    assert_eq!(y(&add, &["metadata", "read_only"]), "false");
+    let del = read_cap(&dir, "delete_pet");
+    assert_eq!(y(&del, &["metadata", "destructive"]), "true");
+
+    // Re-importing leaves a pinned file alone (overwriting would drop the pin).
+    let file = dir.join("get_pet_by_id.yaml");
+    assert!(gw(&["cap", "pin", file.to_str().unwrap()]).status.success());
+    let pinned = std::fs::read_to_string(&file).unwrap();
+    let spec = fixture("petstore-swagger2.json");
+    let out = gw(&[
+        "cap",
+        "import",
+        spec.to_str().unwrap(),
+        "-o",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    let again = json_of(&out);
+    assert!(
+        again["skipped"].to_string().contains("is pinned"),
+        "{again}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), pinned);
+}
+
+#[test]
+fn petstore_openapi_3_0() {
+    let (report, dir) = import(
+        &fixture("petstore-3.0.yaml"),
+        &["--auth-env", "PETSTORE_KEY", "--prefix", "pets"],
+    );
+    // Server variables take their defaults.
+    assert_eq!(report["base_url"], "https://petstore3.swagger.io/api/v3");
+    let names: Vec<&str> = report["generated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"pets_get_pet_by_id") && names.contains(&"pets_get_user_login"),
+        "{names:?}"
+    );
+    assert!(
+        report["skipped"].to_string().contains("octet-stream"),
+        "{report}"
+    );
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("recursive schema `Category` cut"),
+        "{report}"
+    );
+    assert_all_valid(&dir, names.len());
+    let get = read_cap(&dir, "pets_get_pet_by_id");
+    assert_eq!(y(&get, &["auth", "type"]), "api_key");
+    assert_eq!(y(&get, &["auth", "key"]), "env:PETSTORE_KEY");
+    // Path-level `$ref` parameters are resolved.
+    assert_eq!(y(&get, &["schema", "input", "required"]), "- petId");
+    let login = read_cap(&dir, "pets_get_user_login");
+    assert_eq!(y(&login, &["auth", "type"]), "none");
+    let update = read_cap(&dir, "pets_update_pet");
+    assert_eq!(y(&update, &["auth", "type"]), "bearer");
+    assert_eq!(
+        y(&update, &["providers", "primary", "config", "method"]),
+        "PUT"
+    );
+}
+
+#[test]
+fn petstore_openapi_3_1() {
+    let (report, dir) = import(&fixture("petstore-3.1.yaml"), &[]);
+    assert_eq!(report["base_url"], "https://petstore31.example.com/v1");
+    assert_all_valid(&dir, 4);
+    let list = read_cap(&dir, "list_pets");
+    assert_eq!(y(&list, &["auth", "type"]), "bearer");
+    assert_eq!(y(&list, &["auth", "key"]), "env:PETSTORE_3_1_TOKEN");
+    assert_eq!(y(&list, &["auth", "required"]), "true");
+    assert_eq!(
+        y(
+            &list,
+            &["providers", "primary", "config", "params", "limit"]
+        ),
+        "{limit}"
+    );
+    let health = read_cap(&dir, "head_health");
+    assert_eq!(y(&health, &["auth", "type"]), "none");
+    assert_eq!(y(&health, &["metadata", "read_only"]), "true");
+}
+
+fn github_spec() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers/node_modules/@octokit/openapi/generated/api.github.com.json");
+    assert!(
+        path.is_file(),
+        "{} is missing: run tests/peers/install.sh",
+        path.display()
+    );
+    path
+}
+
+/// The import bound: 10 s in this (debug) build; measured ≈2.5 s debug, see the report.
+const GITHUB_IMPORT_LIMIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn github_rest_description_imports_and_is_invokable() {
+    let spec = github_spec();
+    let started = Instant::now();
+    let (report, dir) = import(&spec, &["--auth-env", "GITHUB_TOKEN"]);
+    let took = started.elapsed();
+    assert!(took < GITHUB_IMPORT_LIMIT, "GitHub import took {took:?}");
+    assert_eq!(
+        report["generated"].as_array().unwrap().len(),
+        1223,
+        "skipped: {}",
+        report["skipped"]
+    );
+    assert_eq!(report["base_url"], "https://api.github.com");
+    assert_all_valid(&dir, 1223);
+
+    // Served by the gateway, api.github.com mapped to a local server.
+    let server =
+        HttpServer::start(|req| Reply::json(200, &json!({"tag_name": "v1.2.3", "path": req.path})));
+    let hosts = format!("api.github.com={}", server.url());
+    let mut gw = CapGw::start(
+        &dir,
+        "",
+        &[
+            ("MCP_GATEWAY_CAPABILITY_HOSTS", &hosts),
+            ("GITHUB_TOKEN", "ghp_test"),
+        ],
+    );
+    assert_eq!(gw.server_row()["tools_count"], 1223);
+    let r = gw.invoke(
+        "repos_get_latest_release",
+        json!({"owner": "octo", "repo": "hello"}),
+    );
+    assert_ne!(r["isError"], true, "{r}");
+    assert!(text_of(&r).contains("v1.2.3"));
+    let req = server.last();
+    assert_eq!(req.path, "/repos/octo/hello/releases/latest");
+    assert_eq!(req.headers["authorization"], "Bearer ghp_test");
+
+    // Live reload at this scale: one more file among 1,223 is announced within a second.
+    gw.settle();
+    let t = Instant::now();
+    let extra = std::fs::read_to_string(dir.join("repos_get.yaml"))
+        .unwrap()
+        .replace("name: repos_get\n", "name: repos_get_again\n");
+    std::fs::write(dir.join("repos_get_again.yaml"), extra).unwrap();
+    gw.list_changed_within(t, Duration::from_secs(1));
+    assert_eq!(gw.server_row()["tools_count"], 1224);
+}
+
+/// Needs the real search module (a stub on this branch).
+#[test]
+fn github_search_ranks_latest_release_in_top_3() {
+    let (_, dir) = import(&github_spec(), &[]);
+    let mut gw = CapGw::start(&dir, "", &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = gw.tool(
+            "gateway_search_tools",
+            json!({"query": "get the latest release of a repository", "limit": 3}),
+        );
+        let tools: Vec<String> = found["structuredContent"]["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["tool"].as_str().unwrap().to_owned())
+            .collect();
+        if tools.iter().any(|t| t == "repos_get_latest_release") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "top 3: {tools:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn import_from_a_url_resolves_a_relative_server() {
+    let spec = std::fs::read_to_string(fixture("petstore-3.0.yaml"))
+        .unwrap()
+        .replace(
+            "https://{environment}.swagger.io/{basePath}",
+            "/api/{basePath}",
+        );
+    let server = HttpServer::start(move |_| Reply::raw(200, "application/yaml", spec.clone()));
+    let url = format!("{}/specs/openapi.yaml", server.url());
+    let out = gw(&[
+        "cap",
+        "import",
+        &url,
+        "--dry-run",
+        "--json",
+        "--include",
+        "/pet/*",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    assert_eq!(v["base_url"], format!("{}/api/api/v3", server.url()));
+    let names: Vec<&str> = v["generated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    // `--include /pet/*` keeps /pet/findByTags and /pet/{petId}, not /pet or /user/login.
+    assert_eq!(names, ["find_pets_by_tags", "get_pet_by_id"], "{v}");
+    assert_eq!(v["created"], 0);
+}
