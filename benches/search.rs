@@ -62,7 +62,11 @@ fn main() {
     let build = start.elapsed();
     std::thread::sleep(Duration::from_secs(2)); // let the background merge finish
 
-    let qs = [queries("queries-dev.jsonl"), queries("queries-github-dev.jsonl")].concat();
+    let qs = [
+        queries("queries-dev.jsonl"),
+        queries("queries-github-dev.jsonl"),
+    ]
+    .concat();
     let mut plain = Vec::new();
     let mut filtered = Vec::new();
     for _ in 0..5 {
@@ -94,9 +98,15 @@ fn main() {
 
     println!("machine: {}", machine());
     println!();
-    println!("| metric ({total} tools, {} backends) | result | target |", batch.len());
+    println!(
+        "| metric ({total} tools, {} backends) | result | target |",
+        batch.len()
+    );
     println!("|---|---|---|");
-    println!("| index build, all tools in one commit | {:.0} ms | — |", millis(build));
+    println!(
+        "| index build, all tools in one commit | {:.0} ms | — |",
+        millis(build)
+    );
     println!(
         "| search, top 10 ({} queries × 5) | p50 {:.0} µs, p95 {:.0} µs | p50 ≤ 500 µs |",
         qs.len(),
