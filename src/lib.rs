@@ -10,6 +10,7 @@
 //! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
 //! - [`export`]: every write to a file the user owns (client configs, `gateway.yaml`).
 //! - [`shutdown`]: the root cancellation token and signal handling.
+//! - [`sys`]: process-level C library settings (the only `unsafe` code).
 
 pub mod backend;
 pub mod capability;
@@ -20,3 +21,4 @@ pub mod gateway;
 pub mod registry;
 pub mod search;
 pub mod shutdown;
+pub mod sys;

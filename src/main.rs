@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    mcp_gateway::sys::tune_allocator();
     let cli = mcp_gateway::cli::Cli::parse();
     mcp_gateway::cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -27,17 +27,19 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Register every backend as `starting` (or `disabled`) and start the enabled ones in
-    /// the background; returns at once. `changes` hears the name of each backend whose
-    /// state or tools change.
+    /// Register every backend as `starting` (or `disabled`) at once, and start the enabled
+    /// ones in the background as soon as `go` is cancelled. `changes` hears the name of
+    /// each backend whose state or tools change.
     pub fn start(
         config: &Config,
         registry: &Arc<Registry>,
         changes: mpsc::UnboundedSender<String>,
         shutdown: &CancellationToken,
+        go: &CancellationToken,
     ) -> Supervisor {
         let tasks = TaskTracker::new();
         let shutdown = shutdown.child_token();
+        let gated = |work| gated(go.clone(), shutdown.clone(), work);
         for backend in config.backends.values() {
             let mut entry = ServerEntry::new(
                 &backend.name,
@@ -57,7 +59,7 @@ impl Supervisor {
                 changes: changes.clone(),
                 shutdown: shutdown.clone(),
             };
-            tasks.spawn(actor.run());
+            tasks.spawn(gated(Box::pin(actor.run())));
         }
         let caps = &config.capabilities;
         if caps.enabled {
@@ -68,12 +70,12 @@ impl Supervisor {
                     caps.name
                 );
             } else {
-                tasks.spawn(crate::capability::start(
+                tasks.spawn(gated(Box::pin(crate::capability::start(
                     caps,
                     registry,
                     changes.clone(),
                     shutdown.clone(),
-                ));
+                ))));
             }
         }
         tasks.close();
@@ -89,6 +91,18 @@ impl Supervisor {
         {
             tracing::warn!("some backends did not stop in time");
         }
+    }
+}
+
+/// Run `work` once `go` is cancelled, unless shutdown comes first.
+async fn gated(
+    go: CancellationToken,
+    shutdown: CancellationToken,
+    work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) {
+    tokio::select! {
+        () = go.cancelled() => work.await,
+        () = shutdown.cancelled() => {}
     }
 }
 

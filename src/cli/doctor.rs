@@ -125,7 +125,16 @@ fn check_env(config: &Config, r: &mut Report) {
 }
 
 async fn check_backends(config: &Config, r: &mut Report) {
-    let statuses = super::probe::run(config, Duration::from_secs(60)).await;
+    let statuses = match super::probe::run(config, Duration::from_secs(60)).await {
+        Ok(statuses) => statuses,
+        Err(e) => {
+            r.problem(
+                format!("cannot start the backends: {e:#}"),
+                "run `mcp-gateway serve` with MCP_GATEWAY_LOG=debug to see why".into(),
+            );
+            return;
+        }
+    };
     let mut out = Vec::new();
     for s in &statuses {
         let Some(b) = config.backends.get(&s.name) else {

@@ -1,7 +1,9 @@
 //! The running parts every command shares: registry, search index, gateway, backends, and
 //! the follower that keeps the index in step with the backends.
 
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -10,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::Supervisor;
 use crate::config::Config;
 use crate::gateway::{Gateway, follow_changes};
-use crate::registry::Registry;
+use crate::registry::{Registry, ServerState, Snapshot};
 use crate::search::SearchIndex;
 
 pub(super) struct Engine {
@@ -23,11 +25,18 @@ pub(super) struct Engine {
 impl Engine {
     /// Start every backend in the background and return at once.
     pub fn start(config: &Config) -> anyhow::Result<Engine> {
+        let go = CancellationToken::new();
+        go.cancel();
+        Engine::start_when(config, &go)
+    }
+
+    /// Register every backend now; start them when `go` is cancelled.
+    pub fn start_when(config: &Config, go: &CancellationToken) -> anyhow::Result<Engine> {
         let shutdown = crate::shutdown::on_signals();
         let registry = Arc::new(Registry::default());
         let index = Arc::new(SearchIndex::new()?);
         let (tx, changes) = mpsc::unbounded_channel();
-        let supervisor = Supervisor::start(config, &registry, tx, &shutdown);
+        let supervisor = Supervisor::start(config, &registry, tx, &shutdown, go);
         let gateway = Gateway::new(config, registry, index);
         let follower = tokio::spawn(follow_changes(gateway.clone(), changes, shutdown.clone()));
         Ok(Engine {
@@ -38,10 +47,60 @@ impl Engine {
         })
     }
 
+    /// Wait until no backend is starting (at most `limit`), with a progress line for a
+    /// person at a terminal: starting can take seconds (npx downloads).
+    pub async fn settle(&self, limit: Duration) {
+        self.gateway
+            .registry()
+            .wait_all_settled(limit, progress_line)
+            .await;
+        finish_progress_line();
+    }
+
+    /// Wait until `server` is no longer starting (at most `limit`), with the progress line.
+    pub async fn settle_one(&self, server: &str, limit: Duration) {
+        let registry = self.gateway.registry();
+        let waiting = registry.wait_settled(server, limit);
+        tokio::pin!(waiting);
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = &mut waiting => break,
+                _ = ticker.tick() => progress_line(&registry.snapshot()),
+            }
+        }
+        finish_progress_line();
+    }
+
     /// Stop the backends and the follower; bounded.
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.supervisor.shutdown().await;
         let _ = self.follower.await;
+    }
+}
+
+/// One updating status line on stderr, only when a person is watching.
+fn progress_line(snap: &Snapshot) {
+    if !std::io::stderr().is_terminal() || snap.servers.is_empty() {
+        return;
+    }
+    let count = |state| snap.servers.values().filter(|s| s.state == state).count();
+    let starting = snap.starting();
+    eprint!(
+        "\r\x1b[2Kbackends: {} ready, {} failed, {} starting{}",
+        count(ServerState::Ready),
+        count(ServerState::Failed),
+        starting.len(),
+        starting
+            .first()
+            .map_or(String::new(), |w| format!(" (waiting for {w})"))
+    );
+    let _ = std::io::stderr().flush();
+}
+
+fn finish_progress_line() {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
     }
 }

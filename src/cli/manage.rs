@@ -134,7 +134,7 @@ pub fn remove(name: &str, config: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 pub async fn list(config: &Config, as_json: bool, probe: bool) -> anyhow::Result<ExitCode> {
     let statuses = if probe {
-        super::probe::run(config, Duration::from_secs(60)).await
+        super::probe::run(config, Duration::from_secs(60)).await?
     } else {
         Vec::new()
     };

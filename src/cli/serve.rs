@@ -5,11 +5,25 @@ use std::process::ExitCode;
 use rmcp::ServiceExt;
 use rmcp::service::ServerInitializeError;
 
+use tokio_util::sync::CancellationToken;
+
 use super::engine::Engine;
 use crate::config::Config;
 
+/// Longest the backends wait for the client's handshake before starting anyway.
+const HANDSHAKE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let engine = Engine::start(&config)?;
+    // Backends start once the client's handshake is done (or after a moment, for clients
+    // that send no `initialize`): a burst of child processes starting on a small machine
+    // would otherwise delay the one reply the client is waiting for.
+    let go = CancellationToken::new();
+    let engine = Engine::start_when(&config, &go)?;
+    engine.gateway.on_client_ready(go.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(HANDSHAKE_GRACE).await;
+        go.cancel();
+    });
     tracing::info!(
         "serving on stdio; {} backend(s) starting in the background",
         config.backends.len()

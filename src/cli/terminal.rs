@@ -2,7 +2,6 @@
 //! terminal. Starts the backends, waits for them with a progress line, prints the result.
 #![allow(clippy::print_stdout)] // these commands print their results for a person
 
-use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,10 +28,8 @@ pub(super) async fn search(
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::start(&config)?;
-    let registry = engine.gateway.registry().clone();
-    registry.wait_all_settled(START_LIMIT, progress_line).await;
-    finish_progress_line();
-    let snap = registry.snapshot();
+    engine.settle(START_LIMIT).await;
+    let snap = engine.gateway.registry().snapshot();
     let mut args = json!({ "query": query, "limit": limit });
     if let Some(server) = server {
         args["server"] = json!(server);
@@ -81,18 +78,7 @@ pub(super) async fn call(
         bail!("ARGUMENTS must be a JSON object");
     };
     let engine = Engine::start(&config)?;
-    let registry = engine.gateway.registry().clone();
-    // Only the named server matters; a progress line while it starts.
-    let waiting = registry.wait_settled(server, START_LIMIT);
-    tokio::pin!(waiting);
-    let mut ticker = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            _ = &mut waiting => break,
-            _ = ticker.tick() => progress_line(&registry.snapshot()),
-        }
-    }
-    finish_progress_line();
+    engine.settle_one(server, START_LIMIT).await;
     let outcome = engine
         .gateway
         .invoke(server, tool, arguments, no_caller())
@@ -153,31 +139,6 @@ fn as_object(value: Value) -> Option<JsonObject> {
     match value {
         Value::Object(map) => Some(map),
         _ => None,
-    }
-}
-
-fn counts(snap: &Snapshot) -> (usize, usize, usize) {
-    let count = |state| snap.servers.values().filter(|s| s.state == state).count();
-    (
-        count(ServerState::Ready),
-        count(ServerState::Failed),
-        count(ServerState::Starting),
-    )
-}
-
-/// One updating status line on stderr, only when a person is watching.
-fn progress_line(snap: &Snapshot) {
-    if !std::io::stderr().is_terminal() || snap.servers.is_empty() {
-        return;
-    }
-    let (ready, failed, starting) = counts(snap);
-    eprint!("\r\x1b[2Kbackends: {ready} ready, {failed} failed, {starting} starting");
-    let _ = std::io::stderr().flush();
-}
-
-fn finish_progress_line() {
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K");
     }
 }
 

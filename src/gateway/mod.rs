@@ -18,6 +18,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::backend::Caller;
 use crate::config::{Config, Mode, SurfacedTool};
@@ -51,6 +52,8 @@ struct Inner {
     tools_changed: broadcast::Sender<()>,
     /// The registry version the search index has caught up with.
     indexed: watch::Sender<u64>,
+    /// Cancelled when the client has finished its handshake.
+    client_ready: Mutex<Option<CancellationToken>>,
     /// Exposed names, cached per snapshot.
     flat: Mutex<Option<(Arc<Snapshot>, Arc<FlatNames>)>>,
 }
@@ -64,6 +67,7 @@ impl Gateway {
                 mode: config.mode,
                 surfaced: config.surfaced_tools.clone(),
                 upstream: Mutex::new(None),
+                client_ready: Mutex::new(None),
                 tools_changed: broadcast::Sender::new(16),
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
@@ -73,6 +77,11 @@ impl Gateway {
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.inner.registry
+    }
+
+    /// Cancel `token` once the client has finished its handshake.
+    pub fn on_client_ready(&self, token: CancellationToken) {
+        *lock(&self.inner.client_ready) = Some(token);
     }
 
     fn remember(&self, peer: &Peer<RoleServer>) {
@@ -209,6 +218,9 @@ impl ServerHandler for Gateway {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         self.remember(&context.peer);
+        if let Some(ready) = lock(&self.inner.client_ready).take() {
+            ready.cancel();
+        }
     }
 
     fn accepted_subscription_filter(
