@@ -25,7 +25,8 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     };
-    // The stdin reader is a blocking read that cannot be cancelled; don't wait for it.
+    // When stdin is not a pipe (a terminal), its reader is a blocking read that cannot be
+    // cancelled; don't wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     code
 }

@@ -32,7 +32,10 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
     match engine
         .gateway
         .clone()
-        .serve_with_ct(rmcp::transport::stdio(), engine.shutdown.child_token())
+        .serve_with_ct(
+            rmcp::transport::stdio_pipes(),
+            engine.shutdown.child_token(),
+        )
         .await
     {
         Ok(running) => {

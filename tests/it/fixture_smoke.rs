@@ -19,16 +19,6 @@ fn call_tool(peer: &mut StdioPeer, name: &str, args: Value) -> Value {
     peer.call_ok("tools/call", json!({"name": name, "arguments": args}), T)
 }
 
-fn tool_names(peer: &mut StdioPeer) -> Vec<String> {
-    let list = peer.call_ok("tools/list", json!({}), T);
-    list["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn initialize_reports_identity_and_capabilities() {
     let mut peer = StdioPeer::spawn(&fixture_server_path(), &[], &[("FIXTURE_NAME", "alpha")]);
@@ -192,11 +182,11 @@ fn sleep_answers_after_the_delay() {
 #[test]
 fn add_tool_changes_the_list_and_notifies() {
     let mut peer = start(&[]);
-    assert!(!tool_names(&mut peer).contains(&"zeta".to_owned()));
+    assert!(!peer.tool_names().contains(&"zeta".to_owned()));
     call_tool(&mut peer, "add_tool", json!({"name": "zeta"}));
     peer.wait_notification("notifications/tools/list_changed", T)
         .expect("no list_changed notification");
-    assert!(tool_names(&mut peer).contains(&"zeta".to_owned()));
+    assert!(peer.tool_names().contains(&"zeta".to_owned()));
     let r = call_tool(&mut peer, "zeta", json!({}));
     assert_eq!(r["content"][0]["text"], "dynamic zeta");
 }

@@ -421,7 +421,7 @@ fn flat_mode_and_surfaced_tools_expose_backend_tools_by_name() {
         config(&[fixture_backend("fx", &[])])
     ));
     gw.wait_state("fx", "ready");
-    let names = tool_names(&mut gw);
+    let names = gw.peer.tool_names();
     assert!(names.contains(&"fx__echo".to_owned()), "{names:?}");
     assert!(names.iter().all(|n| {
         n.len() <= 64
@@ -437,21 +437,11 @@ fn flat_mode_and_surfaced_tools_expose_backend_tools_by_name() {
     );
     let mut gw = Gw::started(&surfaced);
     gw.wait_state("fx", "ready");
-    let names = tool_names(&mut gw);
+    let names = gw.peer.tool_names();
     assert_eq!(names.len(), 5, "{names:?}");
     assert!(names.contains(&"fx__structured".to_owned()));
     let result = gw.tool("fx__structured", json!({"value": 42}));
     assert_eq!(result["structuredContent"]["value"], 42, "{result}");
-}
-
-fn tool_names(gw: &mut Gw) -> Vec<String> {
-    let listed = gw.peer.call_ok("tools/list", json!({}), T);
-    listed["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]

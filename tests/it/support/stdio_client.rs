@@ -215,6 +215,17 @@ impl StdioPeer {
         write_line(&self.stdin, msg);
     }
 
+    /// The names `tools/list` returns, in order.
+    pub fn tool_names(&mut self) -> Vec<String> {
+        let list = self.call_ok("tools/list", json!({}), Duration::from_secs(20));
+        list["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Send one line exactly as given (for malformed-input tests).
     pub fn send_raw(&mut self, line: &str) {
         write_text(&self.stdin, line);
