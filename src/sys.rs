@@ -1,5 +1,6 @@
-//! Process-level settings that need the C library directly. This is the crate's only
-//! module with `unsafe` code; each block says why it is sound.
+//! Process-level settings that need the C library directly: the allocator's mmap threshold
+//! and parent-death signalling for backend processes. This is the crate's only module with
+//! `unsafe` code; each block says why it is sound.
 #![allow(unsafe_code)]
 
 /// Largest allocation glibc serves from its heap; bigger ones get their own mapping.
@@ -17,4 +18,31 @@ pub fn tune_allocator() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
+}
+
+/// Have a stdio backend killed when the gateway dies, even by SIGKILL, when nothing else
+/// could clean up. (Linux only. It reaches the direct child; a grandchild such as node under
+/// npx is left to notice its closed stdin.)
+pub fn die_with_parent(command: &mut tokio::process::Command) {
+    #[cfg(target_os = "linux")]
+    {
+        let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+        // SAFETY: the closure runs in the forked child before exec, so it may only call
+        // async-signal-safe functions: prctl, getppid and _exit are. It captures a plain
+        // integer and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl: then no signal comes.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }

@@ -115,6 +115,7 @@ pub(crate) fn open(
             if let Some(dir) = cwd {
                 cmd.current_dir(dir);
             }
+            crate::sys::die_with_parent(&mut cmd);
             let mut wrapped = CommandWrap::from(cmd);
             // Its own process group, so `npx`/`uvx` grandchildren die with it.
             wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);

@@ -463,3 +463,35 @@ fn a_misspelt_config_key_is_rejected_with_position_and_suggestion() {
     assert!(out.stdout.is_empty(), "stdout must stay clean");
     let _ = std::fs::remove_file(Path::new(&path));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_gateway_killed_with_sigkill_takes_its_backends_with_it() {
+    // `sleep` ignores its stdin, as server-everything does: only the kernel's parent-death
+    // signal can end it when the gateway dies without cleaning up.
+    let marker = format!("GATEWAY_SIGKILL_MARKER={}", std::process::id());
+    let (key, value) = marker.split_once('=').unwrap();
+    let backend = format!(
+        "  stubborn:\n    command: sleep\n    args: [\"30\"]\n    env:\n      {key}: {value:?}\n"
+    );
+    let gw = Gw::started(&config(&[backend]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with_env(&marker).is_empty() {
+        assert!(Instant::now() < deadline, "the backend never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &gw.peer.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !processes_with_env(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "backend outlived its SIGKILLed gateway: {:?}",
+            processes_with_env(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
