@@ -159,12 +159,6 @@ impl Registry {
         });
     }
 
-    pub fn remove(&self, name: &str) {
-        self.swap(|snap| {
-            snap.servers.remove(name);
-        });
-    }
-
     /// Bumped by every swap.
     pub fn version(&self) -> u64 {
         *self.version.borrow()

@@ -65,10 +65,6 @@ pub enum CallError {
 }
 
 impl BackendHandle {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// A handle for the capability backend `name`.
     pub fn capabilities(name: &str, set: CapabilitySet) -> BackendHandle {
         BackendHandle {

@@ -126,21 +126,25 @@ impl Gateway {
         map
     }
 
-    /// Everything `tools/list` returns: the meta-tools, then flat or surfaced tools.
-    pub fn listed_tools(&self) -> Vec<Tool> {
-        let mut tools: Vec<Tool> = MetaTool::ALL.iter().map(|m| m.definition()).collect();
-        let snap = self.inner.registry.snapshot();
-        let flat = self.flat_map(&snap);
-        let wanted = |server: &str, tool: &str| match self.inner.mode {
+    /// Whether a backend tool is in `tools/list` under its own (flat) name.
+    fn exposes(&self, server: &str, tool: &str) -> bool {
+        match self.inner.mode {
             Mode::Flat => true,
             Mode::Meta => self
                 .inner
                 .surfaced
                 .iter()
                 .any(|s| s.server == server && s.tool == tool),
-        };
+        }
+    }
+
+    /// Everything `tools/list` returns: the meta-tools, then flat or surfaced tools.
+    pub fn listed_tools(&self) -> Vec<Tool> {
+        let mut tools: Vec<Tool> = MetaTool::ALL.iter().map(|m| m.definition()).collect();
+        let snap = self.inner.registry.snapshot();
+        let flat = self.flat_map(&snap);
         for (exposed, (server, tool)) in flat.iter() {
-            if !wanted(server, tool) {
+            if !self.exposes(server, tool) {
                 continue;
             }
             if let Some(def) = snap.server(server).and_then(|s| s.tool(tool)) {
@@ -166,14 +170,7 @@ impl Gateway {
         let flat = self.flat_map(&snap);
         let exposed = flat
             .get(name)
-            .filter(|(server, tool)| match self.inner.mode {
-                Mode::Flat => true,
-                Mode::Meta => self
-                    .inner
-                    .surfaced
-                    .iter()
-                    .any(|s| &s.server == server && &s.tool == tool),
-            });
+            .filter(|(server, tool)| self.exposes(server, tool));
         match exposed {
             Some((server, tool)) => {
                 let outcome = self.invoke(server, tool, arguments.unwrap_or_default(), caller);
