@@ -37,7 +37,7 @@ impl Engine {
         let index = Arc::new(SearchIndex::new()?);
         let (tx, changes) = mpsc::unbounded_channel();
         let supervisor = Supervisor::start(config, &registry, tx, &shutdown, go);
-        let gateway = Gateway::new(config, registry, index);
+        let gateway = Gateway::new(config, registry, index, go.clone());
         let follower = tokio::spawn(follow_changes(gateway.clone(), changes, shutdown.clone()));
         Ok(Engine {
             gateway,

@@ -35,7 +35,13 @@ pub fn write(
     before: Option<String>,
     after: String,
 ) -> anyhow::Result<Option<PathBuf>> {
-    if let Err(e) = Config::from_yaml(&after, path) {
+    // The same check before writing and on the read-back after.
+    let check = |text: &str| {
+        Config::from_yaml(text, path)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    if let Err(e) = check(&after) {
         bail!(
             "refusing to write {}: the result would not load: {e}",
             path.display()
@@ -47,11 +53,6 @@ pub fn write(
         before,
         after,
         removed: Vec::new(),
-    };
-    let check = |text: &str| {
-        Config::from_yaml(text, path)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
     };
     Ok(export::apply(&change, &check)?)
 }

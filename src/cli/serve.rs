@@ -19,7 +19,6 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
     // would otherwise delay the one reply the client is waiting for.
     let go = CancellationToken::new();
     let engine = Engine::start_when(&config, &go)?;
-    engine.gateway.on_client_ready(go.clone());
     tokio::spawn(async move {
         tokio::time::sleep(HANDSHAKE_GRACE).await;
         go.cancel();

@@ -52,14 +52,20 @@ struct Inner {
     tools_changed: broadcast::Sender<()>,
     /// The registry version the search index has caught up with.
     indexed: watch::Sender<u64>,
-    /// Cancelled when the client has finished its handshake.
-    client_ready: Mutex<Option<CancellationToken>>,
+    /// Cancelled when the client has finished its handshake (backends then start).
+    client_ready: CancellationToken,
     /// Exposed names, cached per snapshot.
     flat: Mutex<Option<(Arc<Snapshot>, Arc<FlatNames>)>>,
 }
 
 impl Gateway {
-    pub fn new(config: &Config, registry: Arc<Registry>, index: Arc<SearchIndex>) -> Gateway {
+    /// `client_ready` is cancelled when the client finishes its handshake.
+    pub fn new(
+        config: &Config,
+        registry: Arc<Registry>,
+        index: Arc<SearchIndex>,
+        client_ready: CancellationToken,
+    ) -> Gateway {
         Gateway {
             inner: Arc::new(Inner {
                 registry,
@@ -67,7 +73,7 @@ impl Gateway {
                 mode: config.mode,
                 surfaced: config.surfaced_tools.clone(),
                 upstream: Mutex::new(None),
-                client_ready: Mutex::new(None),
+                client_ready,
                 tools_changed: broadcast::Sender::new(16),
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
@@ -77,11 +83,6 @@ impl Gateway {
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.inner.registry
-    }
-
-    /// Cancel `token` once the client has finished its handshake.
-    pub fn on_client_ready(&self, token: CancellationToken) {
-        *lock(&self.inner.client_ready) = Some(token);
     }
 
     fn remember(&self, peer: &Peer<RoleServer>) {
@@ -215,9 +216,7 @@ impl ServerHandler for Gateway {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         self.remember(&context.peer);
-        if let Some(ready) = lock(&self.inner.client_ready).take() {
-            ready.cancel();
-        }
+        self.inner.client_ready.cancel();
     }
 
     fn accepted_subscription_filter(
