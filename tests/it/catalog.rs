@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mcp_gateway::capability::{Executor, HostOverrides, NetworkPolicy, load};
+use mcp_gateway::capability::{Capability, Executor, HostOverrides, NetworkPolicy, load};
 use serde_json::{Value, json};
 
 use crate::support::http::{HttpServer, Reply};
@@ -68,6 +68,22 @@ fn catalog_has_at_least_25_valid_capabilities_and_a_fixture_each() {
     );
 }
 
+/// Runs one capability; returns the result as JSON and its first text block.
+fn run(
+    rt: &tokio::runtime::Runtime,
+    executor: &Executor,
+    capability: &Capability,
+    args: serde_json::Map<String, Value>,
+) -> (Value, String) {
+    let result = rt.block_on(executor.call(capability, args));
+    let result = serde_json::to_value(&result).unwrap();
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    (result, text)
+}
+
 #[test]
 fn every_builtin_passes_against_its_recorded_response() {
     let rt = runtime();
@@ -81,12 +97,7 @@ fn every_builtin_passes_against_its_recorded_response() {
         let overrides = HostOverrides::parse(&format!("{host}={}", server.url()));
         let executor = Executor::new(NetworkPolicy::default(), overrides).unwrap();
         let args = fx["arguments"].as_object().unwrap().clone();
-        let result = rt.block_on(executor.call(&l.capability, args));
-        let result = serde_json::to_value(&result).unwrap();
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
+        let (result, text) = run(&rt, &executor, &l.capability, args);
         let mut problems = Vec::new();
         if result["isError"] == true {
             problems.push(format!("isError: {text}"));
@@ -141,12 +152,7 @@ fn live_registry_capabilities() {
         ran += 1;
         let args = fx["arguments"].as_object().unwrap().clone();
         let want = args.values().next().unwrap().as_str().unwrap().to_owned();
-        let result = rt.block_on(executor.call(&l.capability, args));
-        let result = serde_json::to_value(&result).unwrap();
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
+        let (result, text) = run(&rt, &executor, &l.capability, args);
         assert_ne!(result["isError"], true, "{name}: {text}");
         assert!(result["structuredContent"].is_object(), "{name}: {result}");
         assert!(text.contains(&want), "{name}: {text}");

@@ -117,11 +117,7 @@ fn progress_notifications_carry_the_token() {
     let result = peer.call_ok("tools/call", params, T);
     assert_eq!(result["content"][0]["text"], "done");
 
-    let progress: Vec<Value> = peer
-        .notifications()
-        .into_iter()
-        .filter(|n| n["method"] == "notifications/progress")
-        .collect();
+    let progress = peer.notifications_of("notifications/progress");
     assert_eq!(progress.len(), 3, "{progress:?}");
     for (i, n) in progress.iter().enumerate() {
         let p = &n["params"];

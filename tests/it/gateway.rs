@@ -215,12 +215,7 @@ fn cancellation_and_progress_reach_the_backend_and_back() {
     );
     let reply = gw.peer.wait_response(id, T).unwrap();
     assert_eq!(text_of(&reply["result"]), "done", "{reply}");
-    let progress: Vec<Value> = gw
-        .peer
-        .notifications()
-        .into_iter()
-        .filter(|n| n["method"] == "notifications/progress")
-        .collect();
+    let progress = gw.peer.notifications_of("notifications/progress");
     assert_eq!(progress.len(), 3, "{progress:?}");
     for (i, n) in progress.iter().enumerate() {
         assert_eq!(n["params"]["progressToken"], "client-token-7");

@@ -215,6 +215,14 @@ impl StdioPeer {
         write_line(&self.stdin, msg);
     }
 
+    /// The notifications seen so far with `method`, in arrival order.
+    pub fn notifications_of(&self, method: &str) -> Vec<Value> {
+        self.notifications()
+            .into_iter()
+            .filter(|n| n["method"] == method)
+            .collect()
+    }
+
     /// The names `tools/list` returns, in order.
     pub fn tool_names(&mut self) -> Vec<String> {
         let list = self.call_ok("tools/list", json!({}), Duration::from_secs(20));
