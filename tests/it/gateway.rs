@@ -330,7 +330,9 @@ fn a_backend_killed_mid_call_answers_that_call_within_a_second() {
     assert!(crashed_at.elapsed() < Duration::from_secs(1));
     assert_eq!(reply["result"]["isError"], true, "{reply}");
     assert!(text_of(&reply["result"]).contains("went away"), "{reply}");
-    // It is reported, then restarted.
+    // It is reported, then restarted. (The call's error can reach us a moment before the
+    // actor marks the backend failed, so wait for that first: it lasts the 1 s backoff.)
+    gw.wait_state("fx", "failed");
     gw.wait_state("fx", "ready");
     assert_eq!(
         text_of(&gw.invoke("fx", "echo", json!({"text": "back"}))),
