@@ -1,14 +1,5 @@
 //! `mcp-gateway cap import`: an OpenAPI document (file or URL) → capability files.
 
-/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
-/// panicking. These commands print their results for a person, so stdout is theirs.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -102,11 +93,11 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 }
                 Ok(_) => {
                     updated += 1;
-                    super::cap::write_atomic(&path, &g.yaml)?;
+                    crate::export::file::write_atomic(&path, &g.yaml)?;
                 }
                 Err(_) => {
                     created += 1;
-                    super::cap::write_atomic(&path, &g.yaml)?;
+                    crate::export::file::write_atomic(&path, &g.yaml)?;
                 }
             }
             kept.push(g);

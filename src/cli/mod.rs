@@ -1,7 +1,18 @@
 //! The command line: clap types and dispatch. One file per command group.
 
+/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
+/// panicking. Terminal commands print their results for a person, so stdout is theirs.
+/// Defined before the `mod` lines so every command file can use it.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cap;
 mod cap_import;
+mod client_entry;
 mod doctor;
 mod engine;
 mod gwfile;
@@ -9,6 +20,7 @@ mod manage;
 mod probe;
 mod serve;
 mod setup;
+mod setup_import;
 mod terminal;
 
 use std::io::IsTerminal;
