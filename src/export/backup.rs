@@ -50,7 +50,15 @@ pub fn backup(path: &Path) -> Result<PathBuf, ExportError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
     }
-    for n in 0..1000 {
+    // Numbered after the newest backup of this second, never in a gap a prune left, so the
+    // names sort in the order the backups were made.
+    let first = backups_of(path)?
+        .into_iter()
+        .filter(|((s, _), _)| *s == stamp)
+        .map(|((_, n), _)| n + 1)
+        .max()
+        .unwrap_or(0);
+    for n in first..first + 1000 {
         let suffix = if n == 0 {
             String::new()
         } else {

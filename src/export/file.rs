@@ -87,16 +87,9 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), ExportError> {
 
 /// [`write_atomic`] with a choice of who may read the result.
 pub fn write_with(path: &Path, contents: &[u8], access: Access) -> Result<(), ExportError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent(path);
     fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.mcp-gateway.tmp.{}",
-        file_name(path),
-        std::process::id()
-    ));
+    let tmp = temp_name(path);
     let existing = fs::metadata(path).ok().map(|m| m.permissions());
     let result = (|| {
         let mut f = create_temp(&tmp, existing.is_some() || access == Access::Private)?;
@@ -121,6 +114,109 @@ pub fn write_with(path: &Path, contents: &[u8], access: Access) -> Result<(), Ex
         Ok(_) => Err(ExportError::Verify(path.to_path_buf())),
         Err(e) => Err(ExportError::io(path, e)),
     }
+}
+
+/// Writes several files, each atomically and verified as [`write_atomic`] does, but flushed to
+/// disk together: a temp file per target is written, then all are synced, then renamed, then
+/// each directory is synced once. A thousand one-file flushes (an OpenAPI import) cost seconds
+/// on a busy disk; one batch costs about one flush. On an error no target is half-written.
+pub fn write_all_atomic(files: &[(PathBuf, String)]) -> Result<(), ExportError> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len());
+    let result = (|| {
+        for (path, contents) in files {
+            let dir = parent(path);
+            fs::create_dir_all(dir).map_err(|e| ExportError::io(dir, e))?;
+            let tmp = temp_name(path);
+            let existing = fs::metadata(path).ok().map(|m| m.permissions());
+            let write = || {
+                let mut f = create_temp(&tmp, existing.is_some())?;
+                f.write_all(contents.as_bytes())?;
+                if let Some(perms) = existing {
+                    f.set_permissions(perms)?;
+                }
+                Ok::<(), std::io::Error>(())
+            };
+            staged.push((tmp.clone(), path));
+            write().map_err(|e| ExportError::io(path, e))?;
+        }
+        sync_all_of(&staged)
+    })();
+    if let Err(e) = result {
+        for (tmp, _) in &staged {
+            let _ = fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    let mut dirs: Vec<&Path> = Vec::new();
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        if let Err(e) = fs::rename(tmp, path) {
+            for (rest, _) in &staged[i..] {
+                let _ = fs::remove_file(rest);
+            }
+            return Err(ExportError::io(path, e));
+        }
+        if !dirs.contains(&parent(path)) {
+            dirs.push(parent(path));
+        }
+    }
+    for dir in dirs {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    for (path, contents) in files {
+        match fs::read(path) {
+            Ok(back) if back == contents.as_bytes() => {}
+            Ok(_) => return Err(ExportError::Verify(path.clone())),
+            Err(e) => return Err(ExportError::io(path, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Syncs the staged temp files after all are written, from a few threads at once: the
+/// filesystem's journal commits concurrent syncs together, where one after another each
+/// waits for its own commit.
+fn sync_all_of(staged: &[(PathBuf, &Path)]) -> Result<(), ExportError> {
+    const THREADS: usize = 16;
+    let chunk = staged.len().div_ceil(THREADS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = staged
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    for (tmp, path) in part {
+                        fs::File::open(tmp)
+                            .and_then(|f| f.sync_all())
+                            .map_err(|e| ExportError::io(path, e))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(ExportError::io(
+                    Path::new("."),
+                    std::io::Error::other("a sync thread panicked"),
+                ))
+            })
+        })
+    })
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    parent(path).join(format!(
+        ".{}.mcp-gateway.tmp.{}",
+        file_name(path),
+        std::process::id()
+    ))
 }
 
 /// The temp file; `owner_only` creates it `0600` so that no moment exists in which another
