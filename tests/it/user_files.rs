@@ -12,8 +12,7 @@ use crate::support::gateway_bin;
 fn last_rollback(out: &str) -> PathBuf {
     let line = out
         .lines()
-        .filter(|l| l.contains("mcp-gateway setup export --rollback "))
-        .next_back()
+        .rfind(|l| l.contains("mcp-gateway setup export --rollback "))
         .unwrap_or_else(|| panic!("no rollback line in:\n{out}"));
     PathBuf::from(line.rsplit(' ').next().unwrap().trim_matches('\''))
 }
