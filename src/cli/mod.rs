@@ -16,6 +16,7 @@ mod client_entry;
 mod doctor;
 mod engine;
 mod gwfile;
+mod logging;
 mod manage;
 mod probe;
 mod serve;
@@ -127,7 +128,7 @@ pub fn init_logging(cli: &Cli) {
     let filter =
         EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(logging::Scrubbed(std::io::stderr))
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();

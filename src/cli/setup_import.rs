@@ -176,7 +176,7 @@ pub(super) fn run(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<Ex
             gateway_yaml::NewTransport::Stdio { command, args, .. } => {
                 format!("{command} {}", args.join(" "))
             }
-            gateway_yaml::NewTransport::Http { url, .. } => url.clone(),
+            gateway_yaml::NewTransport::Http { url, .. } => crate::config::redact_url(url),
         };
         let from = if imported.original == b.name {
             imported.client.to_string()

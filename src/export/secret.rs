@@ -7,6 +7,8 @@
 
 use serde_yaml_ng::Value;
 
+pub use crate::config::looks_secret;
+
 /// One literal secret in a `gateway.yaml`, and the reference that would replace it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiteralSecret {
@@ -106,40 +108,6 @@ pub(crate) fn url_has_secret(url: &str) -> bool {
             pair.split_once('=')
                 .is_some_and(|(k, v)| looks_secret(k, v))
         })
-}
-
-pub(crate) fn looks_secret(key: &str, value: &str) -> bool {
-    if value.is_empty() || value.contains("${") {
-        return false;
-    }
-    let k = key.to_ascii_uppercase();
-    // By word, so `PLAYWRIGHT_BROWSERS_PATH` is not a `PAT`.
-    k.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
-        matches!(
-            w,
-            "TOKEN"
-                | "SECRET"
-                | "KEY"
-                | "APIKEY"
-                | "PASSWORD"
-                | "PASS"
-                | "PAT"
-                | "AUTHORIZATION"
-                | "AUTH"
-                | "CREDENTIAL"
-                | "CREDENTIALS"
-        )
-    }) || [
-        "Bearer ",
-        "sk-",
-        "ghp_",
-        "github_pat_",
-        "xoxb-",
-        "xoxp-",
-        "sbp_",
-    ]
-    .iter()
-    .any(|p| value.starts_with(p))
 }
 
 #[cfg(test)]

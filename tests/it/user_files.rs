@@ -406,3 +406,36 @@ fn cap_pin_writes_through_the_one_writer_and_keeps_the_file_mode() {
     assert!(std::fs::read_to_string(&file).unwrap().contains("sha256:"));
     assert_eq!(mode(&file), 0o600);
 }
+
+#[test]
+fn credentials_expanded_from_the_environment_are_never_printed_or_logged() {
+    let home = Home::new();
+    std::fs::write(
+        home.config(),
+        "backends:\n  remote:\n    url: \"http://127.0.0.1:9/mcp?api_key=${GW_TEST_KEY}\"\n    headers:\n      Authorization: \"Bearer ${GW_TEST_TOKEN}\"\n",
+    )
+    .unwrap();
+    for args in [&["list", "--json"][..], &["doctor"][..]] {
+        let config = home.config();
+        let out = home
+            .command(&gateway_bin())
+            .env("GW_TEST_KEY", "k-secret-123456")
+            .env("GW_TEST_TOKEN", "tok-secret-654321")
+            .env("MCP_GATEWAY_LOG", "debug")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = all_output(&out);
+        assert!(text.contains("remote"), "{args:?}: {text}");
+        assert!(
+            !text.contains("k-secret-123456"),
+            "{args:?} leaked the key: {text}"
+        );
+        assert!(
+            !text.contains("tok-secret-654321"),
+            "{args:?} leaked the token: {text}"
+        );
+    }
+}
