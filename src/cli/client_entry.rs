@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use super::setup::shell_quote;
+use crate::export::shell_quote;
 use crate::export::{self, Change, Client, Entry, Place, Scope};
 
 /// Every client accepts `[a-z0-9-]` (Gemini splits on `_`; Claude Code and Codex refuse dots).

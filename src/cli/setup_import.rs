@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::client_entry::{check_entry_name, export_one, gateway_entry, workspace_root};
 use super::gwfile;
-use super::setup::shell_quote;
 use crate::export::import::{self, Imported, Workspace};
+use crate::export::shell_quote;
 use crate::export::{self, Change, Client, Place, Scope, gateway_yaml, secret};
 
 #[derive(Debug, Args)]
