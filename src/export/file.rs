@@ -3,7 +3,8 @@
 //! A write goes to a temp file in the target's own directory (same filesystem, so the rename
 //! is atomic), takes the original's permissions (or owner-only ones when it holds secrets),
 //! is synced, renamed over the target, then read back and compared byte for byte. Backups and
-//! rollbacks live in `export::backup`, which uses this module. This is the only writer of user files in the crate.
+//! rollbacks live in `export::backup`, which uses this module. This is the only writer of
+//! user files in the crate.
 
 use std::fs;
 use std::io::Write;
