@@ -178,7 +178,9 @@ pub fn rollback(backup: &Path, force: bool) -> Result<Restored, ExportError> {
             &wanted,
         ));
     }
-    let saved = if force && !ours {
+    // Forced, the current file is saved first whatever it holds: a forced rollback can
+    // always be undone.
+    let saved = if force {
         Some(self::backup(&target)?)
     } else {
         None
@@ -344,6 +346,27 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_000), (2024, 10, 4));
         assert_eq!(timestamp().len(), 16);
+    }
+
+    #[test]
+    fn a_backup_without_a_record_is_restored_only_when_forced() {
+        let dir = std::env::temp_dir().join(format!("mcpgw-norecord-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.json");
+        fs::write(&f, "old\n").unwrap();
+        let b = backup(&f).unwrap();
+        fs::write(&f, "new\n").unwrap();
+        let err = rollback(&b, false).unwrap_err().to_string();
+        assert!(err.contains("no record of what mcp-gateway wrote"), "{err}");
+        assert!(err.contains("-new") && err.contains("+old"), "{err}");
+        assert_eq!(fs::read_to_string(&f).unwrap(), "new\n");
+        let done = rollback(&b, true).unwrap();
+        assert_eq!(fs::read_to_string(&f).unwrap(), "old\n");
+        let saved = done.saved.unwrap();
+        assert_eq!(fs::read_to_string(&saved).unwrap(), "new\n");
+        assert!(rollback(&saved, false).is_ok());
+        assert_eq!(fs::read_to_string(&f).unwrap(), "new\n");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
