@@ -38,7 +38,7 @@ pub fn write(
     write_from(path, before, after, false)
 }
 
-/// [`write`], where `private_source` says the text came from a file only its owner could
+/// [`write`], where `private_source` says the text came from a file not everyone could
 /// read. The result is owner-only (`0600`) then, and also whenever it holds a literal secret:
 /// copying a secret must not make it readable to more people than before.
 pub fn write_from(

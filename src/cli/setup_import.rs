@@ -47,7 +47,7 @@ struct Found {
     /// identity → backend name, starting with what gateway.yaml already has.
     seen: BTreeMap<String, String>,
     names: BTreeSet<String>,
-    /// Files that only their owner may read and that new backends came from.
+    /// Files not readable by everyone that new backends came from.
     private_sources: Vec<PathBuf>,
 }
 
@@ -92,9 +92,9 @@ impl Found {
     }
 }
 
-/// Notes where new backends came from a file only its owner may read.
+/// Notes where new backends came from a file that not everyone may read.
 fn note_source(found: &mut Found, before: usize, path: &Path) {
-    if found.new.len() > before && !export::file::readable_by_others(path) {
+    if found.new.len() > before && !export::file::world_readable(path) {
         found.private_sources.push(path.to_path_buf());
     }
 }

@@ -66,13 +66,13 @@ pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, ExportError> {
     }
 }
 
-/// Whether anyone but the owner may read `path` (false when it does not exist, and always
-/// true where there are no Unix permissions).
-pub fn readable_by_others(path: &Path) -> bool {
+/// Whether every user of the machine may read `path` (false when it does not exist, and
+/// always true where there are no Unix permissions).
+pub fn world_readable(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o044 != 0)
+        fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
     }
     #[cfg(not(unix))]
     {
