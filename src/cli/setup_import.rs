@@ -333,7 +333,8 @@ fn report_secrets(
             .map(|p| p.display().to_string())
             .collect();
         println!(
-            "\n{} {is} readable by you only (0600), as {} {}",
+            "\n{} {is} readable by you only (0600): what it copies from {} {} not \
+             readable by everyone either",
             path.display(),
             list.join(", "),
             if list.len() == 1 { "is" } else { "are" }
