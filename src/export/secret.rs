@@ -67,14 +67,45 @@ pub fn in_gateway_yaml(text: &str) -> Vec<LiteralSecret> {
             if let Some(url) = b.get(key).and_then(Value::as_str)
                 && url_has_secret(url)
             {
-                let var = variable_name(&format!("{name}_url"));
                 out.push(LiteralSecret {
                     backend: name.to_owned(),
                     place: key.to_owned(),
-                    instead: format!("{key}: ${{{var}}}"),
+                    instead: format!("{key}: \"{}\"", url_with_references(name, url)),
                 });
             }
         }
+    }
+    out
+}
+
+/// The URL with each secret-looking part replaced by a `${…}` reference: a query value by
+/// `${<BACKEND>_<PARAM>}`, a key-shaped path segment by `${<BACKEND>_KEY}`.
+fn url_with_references(backend: &str, url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let path_var = variable_name(&format!("{backend}_key"));
+    let base: Vec<String> = base
+        .split('/')
+        .map(|seg| {
+            if looks_secret("", seg) {
+                format!("${{{path_var}}}")
+            } else {
+                seg.to_owned()
+            }
+        })
+        .collect();
+    let mut out = base.join("/");
+    if !query.is_empty() {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) if looks_secret(k, v) || looks_secret("", v) => {
+                    format!("{k}=${{{}}}", variable_name(&format!("{backend}_{k}")))
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
     out
 }
@@ -134,6 +165,10 @@ mod tests {
         assert_eq!(
             found[1].instead,
             "Authorization: \"Bearer ${R_AUTHORIZATION}\""
+        );
+        assert_eq!(
+            found[2].instead,
+            "url: \"https://h/mcp?api_key=${R_API_KEY}\""
         );
     }
 }
