@@ -118,8 +118,20 @@ fn collect(
     } else {
         from.to_vec()
     };
+    // Run from the home folder, a client's project file is its user file: read each once, or
+    // every server shows up twice (the second time as a duplicate of the first).
+    let mut read: Vec<PathBuf> = Vec::new();
+    let mut first_time = |path: &Path| {
+        let real = std::fs::canonicalize(path).unwrap_or(path.to_path_buf());
+        let new = !read.contains(&real);
+        read.push(real);
+        new
+    };
     for client in clients {
         for scope in [Scope::User, Scope::Project] {
+            if client.path(scope, place).is_some_and(|p| !first_time(&p)) {
+                continue;
+            }
             let servers = match export::read_servers(client, scope, place) {
                 Ok(Some(s)) => s,
                 Ok(None) => continue,
@@ -142,6 +154,9 @@ fn collect(
         }
         // Read-only sources: imported, never edited by --replace.
         for (path, container) in client.import_only_sources(place) {
+            if !first_time(&path) {
+                continue;
+            }
             match export::read_servers_at(&path, &container) {
                 Ok(Some(servers)) => {
                     let before = found.new.len();
@@ -190,7 +205,12 @@ pub(super) fn run(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<Ex
         }
     }
     for (client, key, why) in &found.skipped {
-        println!("= {client} `{key}`: skipped: {why}");
+        if key.is_empty() {
+            // A file that could not be read: the error names it.
+            println!("= {client}: skipped: {why}");
+        } else {
+            println!("= {client} `{key}`: skipped: {why}");
+        }
     }
     if found.new.is_empty() {
         println!("nothing new to import into {}", path.display());

@@ -439,3 +439,23 @@ fn credentials_expanded_from_the_environment_are_never_printed_or_logged() {
         );
     }
 }
+
+#[test]
+fn import_run_from_home_reads_a_file_that_is_both_user_and_project_scope_once() {
+    let home = Home::new();
+    home.put("cursor/home/.cursor/mcp.json", ".cursor/mcp.json");
+    let config = home.config();
+    let out = home
+        .command(&gateway_bin())
+        .current_dir(&home.dir)
+        .arg("--config")
+        .arg(&config)
+        .args(["setup", "import", "--from", "cursor", "--yes", "--replace"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(!text.contains("the same server as"), "{text}");
+    assert!(!text.contains("nothing to do"), "{text}");
+    assert_eq!(text.matches("cursor: updated").count(), 1, "{text}");
+}
