@@ -148,7 +148,11 @@ impl Actor {
                 Some(ActorCommand::RefreshTools) = commands.recv() => {
                     match self.refresh_tools(&peer).await {
                         Ok(()) => self.changed(),
-                        Err(e) => tracing::warn!(backend = %self.name, "re-listing tools failed: {e}"),
+                        Err(e) => tracing::warn!(
+                            backend = %self.name,
+                            "re-listing tools failed: {}",
+                            self.config.transport.redact(&e.to_string())
+                        ),
                     }
                 }
                 () = self.shutdown.cancelled() => {
@@ -179,6 +183,8 @@ impl Actor {
     }
 
     fn note_failure(&self, error: &str) {
+        // HTTP errors quote the URL (query string included): never log or show a credential.
+        let error = &self.config.transport.redact(error);
         tracing::warn!(backend = %self.name, "failed: {error}");
         self.registry.update(&self.name, |e| {
             e.state = ServerState::Failed;

@@ -148,7 +148,8 @@ pub async fn list(config: &Config, as_json: bool, probe: bool) -> anyhow::Result
         rows.push(json!({
             "name": b.name,
             "transport": b.transport.kind(),
-            "target": target.trim(),
+            // Expanded from ${VAR}s: a credential in it stays off the screen.
+            "target": b.transport.redact(target.trim()),
             "enabled": b.enabled,
             "state": status.map(|s| s.state.as_str()),
             "tools": status.map(|s| s.tools),

@@ -1,14 +1,27 @@
 //! The command line: clap types and dispatch. One file per command group.
 
+/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
+/// panicking. Terminal commands print their results for a person, so stdout is theirs.
+/// Defined before the `mod` lines so every command file can use it.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cap;
 mod cap_import;
+mod client_entry;
 mod doctor;
 mod engine;
 mod gwfile;
+mod logging;
 mod manage;
 mod probe;
 mod serve;
 mod setup;
+mod setup_import;
 mod terminal;
 
 use std::io::IsTerminal;
@@ -115,7 +128,7 @@ pub fn init_logging(cli: &Cli) {
     let filter =
         EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(logging::Scrubbed(std::io::stderr))
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();

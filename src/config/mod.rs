@@ -34,6 +34,7 @@ mod expand;
 mod keys;
 mod locate;
 mod raw;
+mod redact;
 #[cfg(test)]
 mod tests;
 
@@ -49,6 +50,7 @@ pub use child_env::child_env;
 pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, user_config_path};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Location, UnknownKey};
+pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub};
 
 use locate::{Doc, Seg, Target};
 
@@ -201,14 +203,20 @@ impl fmt::Debug for Transport {
             } => f
                 .debug_struct("Stdio")
                 .field("command", command)
-                .field("args", args)
+                .field(
+                    "args",
+                    &args
+                        .iter()
+                        .map(|a| if looks_secret("", a) { MASK } else { a })
+                        .collect::<Vec<_>>(),
+                )
                 .field("env", &env.keys().collect::<Vec<_>>())
                 .field("cwd", cwd)
                 .field("inherit_env", inherit_env)
                 .finish(),
             Transport::Http { url, headers } => f
                 .debug_struct("Http")
-                .field("url", url)
+                .field("url", &redact_url(url))
                 .field("headers", &headers.keys().collect::<Vec<_>>())
                 .finish(),
         }
@@ -298,7 +306,14 @@ impl Config {
             }
         };
         tracing::debug!(path = %found.path.display(), "loading config");
-        Config::from_yaml(&text, &found.path)
+        let config = Config::from_yaml(&text, &found.path)?;
+        register_secrets(
+            config
+                .backends
+                .values()
+                .flat_map(|b| b.transport.secret_values()),
+        );
+        Ok(config)
     }
 
     /// Parses, validates and expands `text`. `source` names the file in errors and anchors
