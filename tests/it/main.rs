@@ -13,3 +13,4 @@ mod search_eval;
 mod search_quality;
 mod setup;
 mod support;
+mod wire;
