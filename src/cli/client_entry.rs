@@ -60,12 +60,19 @@ pub(super) fn gateway_entry(
             .map(|d| d.join(config.file_name().unwrap_or_default()))
             .unwrap_or(config.to_path_buf());
         if let Ok(rel) = real.strip_prefix(&project) {
-            config_arg = Some(rel.display().to_string());
+            // Clients that expand `${workspaceFolder}` get it spelled out; the others start
+            // project servers in the project root, where the relative path holds.
+            let arg = match client {
+                Client::Vscode | Client::Cursor => {
+                    format!("${{workspaceFolder}}/{}", rel.display())
+                }
+                _ => rel.display().to_string(),
+            };
             notes.push(format!(
-                "the entry names the config as `{}`, relative to the project root the client \
-                 starts it in",
-                rel.display()
+                "the entry names the config as `{arg}`, inside the project, so it holds in \
+                 every clone"
             ));
+            config_arg = Some(arg);
         } else if crate::config::user_config_path().is_some_and(|u| u == config) {
             config_arg = None;
             notes.push(

@@ -120,16 +120,23 @@ fn collect(
     };
     // Run from the home folder, a client's project file is its user file: read each once, or
     // every server shows up twice (the second time as a duplicate of the first).
-    let mut read: Vec<PathBuf> = Vec::new();
-    let mut first_time = |path: &Path| {
+    // Keyed by the servers' key path too: Claude Code keeps a project's servers in the same
+    // file as the user's, under another key.
+    let mut read: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut first_time = |path: &Path, container: Vec<String>| {
         let real = std::fs::canonicalize(path).unwrap_or(path.to_path_buf());
-        let new = !read.contains(&real);
-        read.push(real);
+        let key = (real, container);
+        let new = !read.contains(&key);
+        read.push(key);
         new
     };
     for client in clients {
         for scope in [Scope::User, Scope::Project] {
-            if client.path(scope, place).is_some_and(|p| !first_time(&p)) {
+            let container = client.container().iter().map(|k| k.to_string()).collect();
+            if client
+                .path(scope, place)
+                .is_some_and(|p| !first_time(&p, container))
+            {
                 continue;
             }
             let servers = match export::read_servers(client, scope, place) {
@@ -154,7 +161,7 @@ fn collect(
         }
         // Read-only sources: imported, never edited by --replace.
         for (path, container) in client.import_only_sources(place) {
-            if !first_time(&path) {
+            if !first_time(&path, container.clone()) {
                 continue;
             }
             match export::read_servers_at(&path, &container) {

@@ -51,7 +51,7 @@ pub use child_env::child_env;
 pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, user_config_path};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Location, UnknownKey};
-pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub};
+pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
 pub use size::parse_size;
 
 use locate::{Doc, Seg, Target};

@@ -96,7 +96,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// The parts of a URL that may be credentials: the userinfo password, every query value,
 /// and path segments shaped like a key (`sk-…`, `ghp_…`).
-fn url_secrets(url: &str) -> Vec<String> {
+pub fn url_secrets(url: &str) -> Vec<String> {
     let mut out = Vec::new();
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");

@@ -246,6 +246,8 @@ fn refusal(
         .context_radius(2)
         .header(&format!("{name} (now)"), &after)
         .to_string();
+    // Client files hold tokens; the diff goes to the terminal.
+    let diff = super::secret::mask_text(&diff);
     let lines: Vec<&str> = diff.lines().collect();
     let mut shown = lines
         .iter()

@@ -131,15 +131,16 @@ impl Change {
         self.before.as_deref() == Some(self.after.as_str())
     }
 
-    /// A unified diff, headed by the file's path.
+    /// A unified diff, headed by the file's path, with credentials masked (it is printed).
     pub fn diff(&self) -> String {
         let before = self.before.as_deref().unwrap_or("");
         let name = self.path.display().to_string();
-        similar::TextDiff::from_lines(before, &self.after)
+        let diff = similar::TextDiff::from_lines(before, &self.after)
             .unified_diff()
             .context_radius(3)
             .header(&format!("{name} (before)"), &format!("{name} (after)"))
-            .to_string()
+            .to_string();
+        secret::mask_text(&diff)
     }
 }
 

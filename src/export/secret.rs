@@ -118,6 +118,89 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// A diff or file excerpt for the terminal, with every value that looks like a credential
+/// masked: `"GITHUB_TOKEN": "ghp_…"`, `Authorization: Bearer …`, `api_key = "…"`, and the
+/// secret parts of URLs. Diffs of client files are printed, and those files hold tokens.
+pub fn mask_text(text: &str) -> String {
+    text.split_inclusive('\n').map(mask_line).collect()
+}
+
+fn mask_line(line: &str) -> String {
+    let body = line.trim_end_matches(['\n', '\r']);
+    let end = &line[body.len()..];
+    let mut values: Vec<String> = json_pairs(body)
+        .into_iter()
+        .filter(|(k, v)| looks_secret(k, v))
+        .map(|(_, v)| v.to_owned())
+        .collect();
+    // `key: value` (YAML) or `key = value` (TOML), the key maybe quoted.
+    let sep = body
+        .find(": ")
+        .map(|i| (i, 1))
+        .or_else(|| body.find(" = ").map(|i| (i, 3)));
+    if let Some((at, len)) = sep {
+        let key = body[..at]
+            .trim_start_matches(['+', '-', ' '])
+            .trim()
+            .trim_matches(['"', '\'']);
+        let value = body[at + len..]
+            .trim()
+            .trim_end_matches(',')
+            .trim_matches(['"', '\'']);
+        if looks_secret(key, value) {
+            values.push(value.to_owned());
+        }
+    }
+    // Well-known token shapes wherever they stand, and the secret parts of URLs.
+    for word in body.split(|c: char| c.is_whitespace() || "\"',{}[]()".contains(c)) {
+        if word.contains("://") {
+            values.extend(crate::config::url_secrets(word));
+        } else if looks_secret("", word) {
+            values.push(word.to_owned());
+        }
+    }
+    values.retain(|v| !v.is_empty());
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut out = body.to_owned();
+    for v in values {
+        out = out.replace(&v, crate::config::MASK);
+    }
+    format!("{out}{end}")
+}
+
+/// `"key": "value"` pairs on one line of JSON (string values only).
+fn json_pairs(line: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = line[from..].find("\":").map(|i| from + i) {
+        from = at + 2;
+        let Some(open) = line[..at].rfind('"') else {
+            continue;
+        };
+        let key = &line[open + 1..at];
+        let rest = line[at + 2..].trim_start();
+        let Some(value) = rest.strip_prefix('"') else {
+            continue;
+        };
+        let mut close = None;
+        let mut escaped = false;
+        for (i, c) in value.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    close = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        if let Some(close) = close {
+            out.push((key, &value[..close]));
+        }
+    }
+    out
+}
+
 /// `gh_Authorization` → `GH_AUTHORIZATION`.
 fn variable_name(s: &str) -> String {
     s.chars()
@@ -144,6 +227,15 @@ pub(crate) fn url_has_secret(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_text_has_credentials_masked() {
+        let text = "-    \"GITHUB_TOKEN\": \"ghp_abc123\",\n+  LOG: info\n   Authorization: Bearer xyz123\n api_key = \"k-1234567\"\n  url: \"https://h/mcp?key=abcdef123\"\n-{\"s\": {\"env\": {\"MY_PASSWORD\": \"hunter2x\", \"LOG\": \"info\"}}}\n";
+        assert_eq!(
+            mask_text(text),
+            "-    \"GITHUB_TOKEN\": \"***\",\n+  LOG: info\n   Authorization: ***\n api_key = \"***\"\n  url: \"https://h/mcp?key=***\"\n-{\"s\": {\"env\": {\"MY_PASSWORD\": \"***\", \"LOG\": \"info\"}}}\n"
+        );
+    }
 
     #[test]
     fn literals_are_found_and_references_are_not() {

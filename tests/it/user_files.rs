@@ -215,6 +215,18 @@ fn a_literal_secret_makes_gateway_yaml_owner_only_and_is_named_with_the_fix() {
         text.contains("would be written readable by you only"),
         "{text}"
     );
+    // The dry run's diffs (gateway.yaml and the client file) mask the value.
+    let dry = home.run(&[
+        "setup",
+        "import",
+        "--from",
+        "cursor",
+        "--replace",
+        "--dry-run",
+    ]);
+    let text = all_output(&dry);
+    assert!(text.contains("GITHUB_TOKEN: ***"), "{text}");
+    assert!(!text.contains("ghp_0123456789abcdef"), "{text}");
 
     let out = home.run(&["setup", "import", "--from", "cursor", "--yes"]);
     let text = stdout(&out);
@@ -339,7 +351,7 @@ fn project_scope_export_names_mcp_gateway_from_path_and_a_project_relative_confi
     .unwrap();
     let out = home
         .command(&gateway_bin())
-        .env("PATH", path)
+        .env("PATH", &path)
         .args([
             "--config",
             "gateway.yaml",
@@ -347,6 +359,8 @@ fn project_scope_export_names_mcp_gateway_from_path_and_a_project_relative_confi
             "export",
             "--target",
             "claude-code",
+            "--target",
+            "cursor",
             "--scope",
             "project",
         ])
@@ -363,6 +377,15 @@ fn project_scope_export_names_mcp_gateway_from_path_and_a_project_relative_confi
         gw["args"],
         serde_json::json!(["serve", "--config", "gateway.yaml"]),
         "{gw}"
+    );
+    // Cursor expands `${workspaceFolder}` itself: the path holds whatever folder it starts in.
+    let cursor: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".cursor/mcp.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        cursor["mcpServers"]["gateway"]["args"],
+        serde_json::json!(["serve", "--config", "${workspaceFolder}/gateway.yaml"]),
+        "{cursor}"
     );
 
     // Without it on PATH the shared file would name this machine's copy: said as a warning.
