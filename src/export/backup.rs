@@ -194,8 +194,13 @@ pub fn rollback(backup: &Path, force: bool) -> Result<Restored, ExportError> {
         },
     }
     if let Some(saved) = &saved {
-        record(saved, wanted.as_deref())?;
-        prune(&target, &[saved.clone(), backup.to_path_buf()])?;
+        // Restored already: these failures must not read as a failed rollback.
+        if let Err(e) = record(saved, wanted.as_deref()) {
+            tracing::warn!("{e}: undoing this rollback will need --force");
+        }
+        if let Err(e) = prune(&target, &[saved.clone(), backup.to_path_buf()]) {
+            tracing::warn!("removing old backups: {e}");
+        }
     }
     Ok(Restored {
         target,

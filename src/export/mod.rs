@@ -306,8 +306,14 @@ pub fn apply(
             message,
         });
     }
-    backup::record(&saved, Some(change.after.as_bytes()))?;
-    backup::prune(&change.real_path, std::slice::from_ref(&saved))?;
+    // The file is written: a failure from here on must not report the edit as failed. A
+    // missing record only makes a later rollback ask for --force.
+    if let Err(e) = backup::record(&saved, Some(change.after.as_bytes())) {
+        tracing::warn!("{e}: a rollback of this edit will need --force");
+    }
+    if let Err(e) = backup::prune(&change.real_path, std::slice::from_ref(&saved)) {
+        tracing::warn!("removing old backups: {e}");
+    }
     Ok(Some(saved))
 }
 
