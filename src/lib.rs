@@ -3,6 +3,7 @@
 //! Crate map, in the order a call flows through it:
 //! - [`cli`]: command-line parsing and the commands (`serve`, `search`, `call`).
 //! - [`config`]: `gateway.yaml` — raw serde types, validation, `${VAR}` expansion, discovery.
+//! - [`framing`]: newline-delimited JSON-RPC with a size limit (client and stdio backends).
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
@@ -17,6 +18,7 @@ pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod framing;
 pub mod gateway;
 pub mod registry;
 pub mod search;

@@ -6,14 +6,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rmcp::model::Tool;
 use rmcp::service::ClientCacheConfig;
 use rmcp::{Peer, RoleClient};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::call::{BackendHandle, McpTarget, Target};
-use super::client::{ActorCommand, BackendClient, ProgressRoutes};
+use super::client::{ActorCommand, BackendClient};
 use super::connect::{self, ConnectError, StderrTail};
+use super::progress::ProgressRoutes;
 use crate::config::BackendConfig;
 use crate::registry::{Registry, ServerState, normalize_tool};
 
@@ -24,8 +26,8 @@ pub(crate) struct Actor {
     pub(crate) name: Arc<str>,
     pub(crate) config: BackendConfig,
     pub(crate) registry: Arc<Registry>,
-    /// Told the name of the backend whenever its tools or state change.
-    pub(crate) changes: mpsc::UnboundedSender<String>,
+    /// `limits.max_message_bytes`: the longest line read from a stdio backend.
+    pub(crate) max_message_bytes: usize,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -70,19 +72,22 @@ impl Actor {
         let stderr = StderrTail::default();
         let progress = ProgressRoutes::default();
         let (mailbox, mut commands) = mpsc::channel(4);
-        let client = BackendClient {
-            name: self.name.clone(),
-            progress: progress.clone(),
-            mailbox,
-        };
+        let client = BackendClient { mailbox };
 
-        let opened = match connect::open(&self.name, &self.config, &stderr) {
+        let opened = match connect::open(&self.name, &self.config, &stderr, self.max_message_bytes)
+        {
             Ok(opened) => opened,
             Err(e) => return self.fail(&e, false),
         };
         let group = opened.process_group();
         let connection = self.shutdown.child_token();
-        let handshake = connect::handshake(opened, client, &stderr, connection.clone());
+        let handshake = connect::handshake(
+            opened,
+            client,
+            progress.clone(),
+            &stderr,
+            connection.clone(),
+        );
         let service = tokio::select! {
             r = tokio::time::timeout(self.config.start_timeout, handshake) => match r {
                 Ok(Ok(service)) => service,
@@ -133,7 +138,6 @@ impl Actor {
             e.startup = Some(startup);
             e.last_error = None;
         });
-        self.changed();
 
         let closed = service.waiting();
         tokio::pin!(closed);
@@ -146,13 +150,12 @@ impl Actor {
                     return self.fail(&e, true);
                 }
                 Some(ActorCommand::RefreshTools) = commands.recv() => {
-                    match self.refresh_tools(&peer).await {
-                        Ok(()) => self.changed(),
-                        Err(e) => tracing::warn!(
+                    if let Err(e) = self.refresh_tools(&peer).await {
+                        tracing::warn!(
                             backend = %self.name,
                             "re-listing tools failed: {}",
                             self.config.transport.redact(&e.to_string())
-                        ),
+                        );
                     }
                 }
                 () = self.shutdown.cancelled() => {
@@ -168,8 +171,20 @@ impl Actor {
             .await
             .map_err(|_| format!("tools/list not answered within {:?}", self.config.timeout))?
             .map_err(|e| format!("tools/list failed: {e}"))?;
-        let tools: Arc<[_]> = listed.into_iter().map(normalize_tool).collect();
+        let tools: Vec<Tool> = listed.into_iter().map(normalize_tool).collect();
+        // A `list_changed` that changed nothing (some servers send one per call) must not
+        // cost a re-index and a notification to the client: swap only a different list.
+        let current = self
+            .registry
+            .snapshot()
+            .server(&self.name)
+            .map(|e| Arc::clone(&e.tools));
+        if current.is_some_and(|old| *old == *tools) {
+            tracing::debug!(backend = %self.name, "tools/list unchanged ({} tools)", tools.len());
+            return Ok(());
+        }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
+        let tools: Arc<[Tool]> = tools.into();
         self.registry.update(&self.name, |e| e.tools = tools);
         Ok(())
     }
@@ -192,11 +207,6 @@ impl Actor {
             e.tools = Arc::from(Vec::new());
             e.last_error = Some(error.to_owned());
         });
-        self.changed();
-    }
-
-    fn changed(&self) {
-        let _ = self.changes.send(self.name.to_string());
     }
 }
 

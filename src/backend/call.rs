@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
-    ClientRequest, ProgressToken, ServerResult,
+    ClientRequest, ProgressNotificationParam, ProgressToken, ServerResult,
 };
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use rmcp::{ErrorData, Peer, RoleClient, RoleServer};
 use tokio_util::sync::CancellationToken;
 
-use super::client::ProgressRoutes;
 use super::connect::StderrTail;
+use super::progress::ProgressRoutes;
+use super::stdio::TOO_LARGE;
 use crate::capability::CapabilitySet;
 
 /// A cheap, cloneable handle to a ready backend. Calls go straight to the connection's
@@ -62,6 +63,15 @@ pub enum CallError {
     Backend { backend: String, error: ErrorData },
     #[error("backend `{backend}` sent an unexpected response")]
     Unexpected { backend: String },
+    #[error(
+        "backend `{backend}` sent a response of {size} bytes, over the limit of {limit} bytes \
+         (`limits.max_message_bytes` in gateway.yaml)"
+    )]
+    TooLarge {
+        backend: String,
+        size: u64,
+        limit: u64,
+    },
 }
 
 impl BackendHandle {
@@ -106,38 +116,86 @@ impl BackendHandle {
             .await
             .map_err(|e| self.service_error(mcp, e))?;
         let id = handle.id.clone();
-        let _route = match (caller.peer, caller.progress_token) {
-            (Some(peer), Some(token)) => Some(RouteGuard::new(
-                &mcp.progress,
-                handle.progress_token.clone(),
-                peer,
-                token,
-            )),
+        // Claimed whether or not the client wants progress: the claim closes the route.
+        let mut claim = mcp.progress.claim(handle.progress_token.clone());
+        let forward = match (caller.peer, caller.progress_token, claim.rx.take()) {
+            (Some(peer), Some(token), Some(queue)) => Some((peer, token, queue)),
             _ => None,
         };
-        tokio::select! {
-            response = handle.await_response() => match response {
-                Ok(ServerResult::CallToolResult(result)) => Ok(result),
-                Ok(_) => Err(CallError::Unexpected { backend: self.name.to_string() }),
-                Err(e) => Err(self.service_error(mcp, e)),
-            },
-            () = caller.cancelled.cancelled() => {
-                let notice = CancelledNotificationParam::new(
-                    Some(id),
-                    Some("cancelled by the client".into()),
-                );
-                if let Err(e) = mcp.peer.notify_cancelled(notice).await {
-                    tracing::debug!(backend = %self.name, "cancellation not forwarded: {e}");
+        let response = handle.await_response();
+        tokio::pin!(response);
+        let Some((peer, token, mut queue)) = forward else {
+            return tokio::select! {
+                response = &mut response => self.result(mcp, response),
+                () = caller.cancelled.cancelled() => Err(self.cancel(mcp, id).await),
+            };
+        };
+        loop {
+            tokio::select! {
+                // Progress first: a step queued before the response must go out before it.
+                biased;
+                Some(step) = queue.recv() => self.forward(&peer, &token, step).await,
+                response = &mut response => {
+                    // Every notification the backend sent before its response was queued
+                    // before the response was read: drain them, then answer.
+                    while let Ok(step) = queue.try_recv() {
+                        self.forward(&peer, &token, step).await;
+                    }
+                    return self.result(mcp, response);
                 }
-                Err(CallError::Cancelled)
+                () = caller.cancelled.cancelled() => return Err(self.cancel(mcp, id).await),
             }
         }
+    }
+
+    fn result(
+        &self,
+        mcp: &McpTarget,
+        response: Result<ServerResult, ServiceError>,
+    ) -> Result<CallToolResult, CallError> {
+        match response {
+            Ok(ServerResult::CallToolResult(result)) => Ok(result),
+            Ok(_) => Err(CallError::Unexpected {
+                backend: self.name.to_string(),
+            }),
+            Err(e) => Err(self.service_error(mcp, e)),
+        }
+    }
+
+    async fn forward(
+        &self,
+        peer: &Peer<RoleServer>,
+        token: &ProgressToken,
+        step: ProgressNotificationParam,
+    ) {
+        let mut forwarded = ProgressNotificationParam::new(token.clone(), step.progress);
+        forwarded.total = step.total;
+        forwarded.message = step.message;
+        if let Err(e) = peer.notify_progress(forwarded).await {
+            tracing::debug!(backend = %self.name, "progress not forwarded: {e}");
+        }
+    }
+
+    async fn cancel(&self, mcp: &McpTarget, id: rmcp::model::RequestId) -> CallError {
+        let notice =
+            CancelledNotificationParam::new(Some(id), Some("cancelled by the client".into()));
+        if let Err(e) = mcp.peer.notify_cancelled(notice).await {
+            tracing::debug!(backend = %self.name, "cancellation not forwarded: {e}");
+        }
+        CallError::Cancelled
     }
 
     fn service_error(&self, mcp: &McpTarget, e: ServiceError) -> CallError {
         let backend = self.name.to_string();
         match e {
-            ServiceError::McpError(error) => CallError::Backend { backend, error },
+            ServiceError::McpError(error) => match too_large(&error) {
+                Some((size, limit)) => CallError::TooLarge {
+                    backend,
+                    size,
+                    limit,
+                },
+                None => CallError::Backend { backend, error },
+            },
             ServiceError::Timeout { timeout } => CallError::Timeout { backend, timeout },
             ServiceError::TransportClosed | ServiceError::TransportSend(_) => CallError::Closed {
                 backend,
@@ -155,29 +213,11 @@ impl BackendHandle {
     }
 }
 
-/// Keeps a progress route for exactly as long as its call runs.
-struct RouteGuard {
-    routes: ProgressRoutes,
-    token: ProgressToken,
-}
-
-impl RouteGuard {
-    fn new(
-        routes: &ProgressRoutes,
-        ours: ProgressToken,
-        peer: Peer<RoleServer>,
-        theirs: ProgressToken,
-    ) -> Self {
-        routes.insert(ours.clone(), peer, theirs);
-        RouteGuard {
-            routes: routes.clone(),
-            token: ours,
-        }
+/// The size and limit of the error `stdio.rs` puts in place of an oversized response.
+fn too_large(error: &ErrorData) -> Option<(u64, u64)> {
+    let data = error.data.as_ref()?;
+    if data.get("reason")?.as_str()? != TOO_LARGE {
+        return None;
     }
-}
-
-impl Drop for RouteGuard {
-    fn drop(&mut self) {
-        self.routes.remove(&self.token);
-    }
+    Some((data.get("size")?.as_u64()?, data.get("limit")?.as_u64()?))
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::executor::{ClientError, Executor, HostOverrides};
@@ -80,7 +79,6 @@ pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, ClientError> {
 pub fn start(
     config: &CapabilitiesConfig,
     registry: &Arc<Registry>,
-    changes: mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send + 'static {
     let description = "REST APIs described by capability files".to_owned();
@@ -93,7 +91,6 @@ pub fn start(
         logged: Default::default(),
         name: config.name.clone(),
         registry: Arc::clone(registry),
-        changes,
         shutdown,
         config: config.clone(),
     };
@@ -105,7 +102,6 @@ struct Actor {
     logged: HashSet<String>,
     name: String,
     registry: Arc<Registry>,
-    changes: mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
     config: CapabilitiesConfig,
 }
@@ -119,7 +115,6 @@ impl Actor {
                     entry.state = ServerState::Failed;
                     entry.last_error = Some(e.to_string());
                 });
-                self.changed();
                 return;
             }
         };
@@ -209,11 +204,5 @@ impl Actor {
                 format!("; {} file(s) with problems", loaded.problems.len())
             }
         );
-        self.changed();
-    }
-
-    fn changed(&self) {
-        // The follower is gone only at shutdown.
-        let _ = self.changes.send(self.name.clone());
     }
 }

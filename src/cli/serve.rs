@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
 use crate::config::Config;
+use crate::gateway::wire::StdioWire;
 
 /// Longest the backends wait for the client's handshake before starting anyway.
 const HANDSHAKE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -32,7 +33,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
         .gateway
         .clone()
         .serve_with_ct(
-            rmcp::transport::stdio_pipes(),
+            stdio_wire(config.limits.max_message_bytes),
             engine.shutdown.child_token(),
         )
         .await
@@ -48,4 +49,12 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     engine.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// stdin/stdout as the MCP transport (rmcp's non-blocking pipes where it can).
+fn stdio_wire(
+    max_message_bytes: usize,
+) -> StdioWire<rmcp::transport::StdioReader, rmcp::transport::StdioWriter> {
+    let (read, write) = rmcp::transport::stdio_pipes();
+    StdioWire::new(read, write, max_message_bytes)
 }

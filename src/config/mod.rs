@@ -35,6 +35,7 @@ mod keys;
 mod locate;
 mod raw;
 mod redact;
+mod size;
 #[cfg(test)]
 mod tests;
 
@@ -51,6 +52,7 @@ pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, u
 pub use duration::parse_duration;
 pub use error::{ConfigError, Location, UnknownKey};
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub};
+pub use size::parse_size;
 
 use locate::{Doc, Seg, Target};
 
@@ -72,10 +74,32 @@ pub struct Config {
     pub surfaced_tools: Vec<SurfacedTool>,
     /// The `capabilities:` section (REST APIs as tools); defaults when absent.
     pub capabilities: CapabilitiesConfig,
+    /// The `limits:` section; defaults when absent.
+    pub limits: Limits,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
 }
+
+/// The `limits:` section: sizes enforced on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest JSON-RPC message read from the client or from a stdio backend. A client
+    /// request over it gets an error naming the limit; a backend response over it fails
+    /// its call with the same.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: crate::framing::DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// How much of a capability's response a call returns when the config sets nothing.
+pub const DEFAULT_CAPABILITY_RESULT_BYTES: usize = 32 * 1024;
 
 /// Name of the capability backend when the config names none.
 pub const DEFAULT_CAPABILITIES_NAME: &str = "capabilities";
@@ -96,6 +120,8 @@ pub struct CapabilitiesConfig {
     pub allow_private_networks: bool,
     /// Hosts (names or IP literals) that may resolve to private addresses.
     pub allowed_hosts: Vec<String>,
+    /// The JSON text of a result is cut (at a JSON boundary, staying valid) to this size.
+    pub max_result_bytes: usize,
 }
 
 impl Default for CapabilitiesConfig {
@@ -107,6 +133,7 @@ impl Default for CapabilitiesConfig {
             builtin: true,
             allow_private_networks: false,
             allowed_hosts: Vec::new(),
+            max_result_bytes: DEFAULT_CAPABILITY_RESULT_BYTES,
         }
     }
 }
@@ -275,6 +302,9 @@ fn capabilities(
         builtin: raw.builtin.unwrap_or(defaults.builtin),
         allow_private_networks: raw.allow_private_networks.unwrap_or(false),
         allowed_hosts: raw.allowed_hosts.unwrap_or_default(),
+        max_result_bytes: raw
+            .max_result_bytes
+            .map_or(defaults.max_result_bytes, |s| s.0),
     })
 }
 
@@ -360,6 +390,9 @@ impl Config {
         let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         if let Some(caps) = raw.capabilities {
             config.capabilities = capabilities(doc, caps, &base_dir, env)?;
+        }
+        if let Some(max) = raw.limits.and_then(|l| l.max_message_bytes) {
+            config.limits.max_message_bytes = max.0;
         }
         let surfaced = raw
             .surfaced_tools
