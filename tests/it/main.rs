@@ -14,3 +14,4 @@ mod search_quality;
 mod setup;
 mod support;
 mod user_files;
+mod wire;
