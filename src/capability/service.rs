@@ -72,6 +72,7 @@ pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, ClientError> {
         allowed_hosts: config.allowed_hosts.iter().cloned().collect(),
     };
     Executor::new(policy, HostOverrides::from_env())
+        .map(|e| e.with_max_result_bytes(config.max_result_bytes))
 }
 
 /// Registers the capability backend as `starting` and returns its actor, which loads in the
