@@ -125,7 +125,10 @@ fn fit_object(map: &Map<String, Value>, budget: usize, path: &str, cuts: &mut Ve
     // them in document order, whole while they fit: a map of many similar entries (a
     // package's versions) keeps its first few entries rather than none.
     let starved = |i: usize| shares[i].saturating_sub(sizes[i].0) < sizes[i].1.min(MIN_SHARE);
-    let mut pool: usize = (0..sizes.len()).filter(|&i| starved(i)).map(|i| shares[i]).sum();
+    let mut pool: usize = (0..sizes.len())
+        .filter(|&i| starved(i))
+        .map(|i| shares[i])
+        .sum();
     let mut out = Map::new();
     let mut dropped = 0;
     for (i, (key, v)) in map.iter().enumerate() {

@@ -103,3 +103,60 @@ fn tool_doc(server: &str, tool: &Tool) -> ToolDoc {
         input_schema: serde_json::Value::Object((*tool.input_schema).clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::registry::{Registry, ServerEntry, TransportKind};
+    use crate::search::SearchIndex;
+
+    const WORDS: &[&str] = &[
+        "apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel", "kiwi", "lemon",
+        "mango", "nectar",
+    ];
+
+    fn tool(name: &str) -> Tool {
+        Tool::new(
+            name.to_owned(),
+            format!("{name} tool"),
+            Arc::new(serde_json::Map::new()),
+        )
+    }
+
+    /// "Caught up" is exact: once a search has waited for the version it could see, every
+    /// swap up to it is in the index, even swaps nobody announced and swaps in quick
+    /// succession (a change that leaves the tools alone right after one that does not).
+    #[tokio::test]
+    async fn caught_up_means_every_swap_so_far_is_searchable() {
+        let registry = Arc::new(Registry::default());
+        let index = Arc::new(SearchIndex::new().unwrap());
+        let gateway = Gateway::new(
+            &Config::default(),
+            Arc::clone(&registry),
+            index,
+            CancellationToken::new(),
+        );
+        let shutdown = CancellationToken::new();
+        let follower = tokio::spawn(follow_changes(gateway.clone(), shutdown.clone()));
+        registry.put(ServerEntry::new("s", None, TransportKind::Stdio));
+        let mut tools = Vec::new();
+        for word in WORDS {
+            tools.push(tool(word));
+            let now: Arc<[Tool]> = tools.clone().into();
+            registry.update("s", |e| e.tools = now);
+            registry.update("s", |e| e.last_error = None);
+            gateway.index_caught_up(Duration::from_secs(30)).await;
+            let hits = gateway.inner.index.search(word, 5, None).unwrap();
+            assert!(
+                hits.iter().any(|h| h.tool == *word),
+                "`{word}` not searchable once caught up: {hits:?}"
+            );
+        }
+        shutdown.cancel();
+        follower.await.unwrap();
+    }
+}
