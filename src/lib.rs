@@ -6,6 +6,7 @@
 //! - [`framing`]: newline-delimited JSON-RPC with a size limit (client and stdio backends).
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
+//! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
 //! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
@@ -24,3 +25,4 @@ pub mod registry;
 pub mod search;
 pub mod shutdown;
 pub mod sys;
+pub mod target;

@@ -12,12 +12,13 @@ use rmcp::{Peer, RoleClient};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::call::{BackendHandle, McpTarget, Target};
+use super::call::McpTarget;
 use super::client::{ActorCommand, BackendClient};
 use super::connect::{self, ConnectError, StderrTail};
 use super::progress::ProgressRoutes;
 use crate::config::BackendConfig;
 use crate::registry::{Registry, ServerState, normalize_tool};
+use crate::target::BackendHandle;
 
 /// Consecutive failed starts after which the actor gives up.
 const MAX_RESTARTS: u32 = 5;
@@ -116,15 +117,15 @@ impl Actor {
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
         let peer = service.peer().clone();
-        let handle = BackendHandle {
-            name: self.name.clone(),
-            target: Target::Mcp(McpTarget {
+        let handle = BackendHandle::new(
+            &self.name,
+            Arc::new(McpTarget {
                 peer: peer.clone(),
                 progress,
                 timeout: self.config.timeout,
                 stderr: stderr.clone(),
             }),
-        };
+        );
         if let Err(e) = self.refresh_tools(&peer).await {
             connection.cancel();
             kill_group(group);

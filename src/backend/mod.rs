@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use call::{BackendHandle, CallError, Caller};
+pub use crate::target::{BackendHandle, CallError, Caller};
 
 use crate::config::{BackendConfig, Config, Transport};
 use crate::registry::{Registry, ServerEntry, ServerState, TransportKind};

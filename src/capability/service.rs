@@ -13,15 +13,34 @@ use super::executor::{ClientError, Executor, HostOverrides};
 use super::load::{Loaded, Loader};
 use super::ssrf::NetworkPolicy;
 use super::{Capability, watch};
-use crate::backend::BackendHandle;
 use crate::config::CapabilitiesConfig;
 use crate::registry::{Registry, ServerEntry, ServerState, TransportKind, normalize_tool};
+use crate::target::{BackendHandle, CallError, CallFuture, Caller, ToolTarget};
 
 /// The capabilities being served, and the executor that runs them. Cheap to clone.
 #[derive(Clone)]
 pub struct CapabilitySet {
     caps: Arc<BTreeMap<String, Arc<Capability>>>,
     executor: Arc<Executor>,
+}
+
+impl ToolTarget for CapabilitySet {
+    fn call_tool<'a>(
+        &'a self,
+        backend: &'a str,
+        params: CallToolRequestParams,
+        caller: Caller,
+    ) -> CallFuture<'a> {
+        Box::pin(async move {
+            tokio::select! {
+                result = self.call(params) => result.map_err(|error| CallError::Backend {
+                    backend: backend.to_owned(),
+                    error,
+                }),
+                () = caller.cancelled.cancelled() => Err(CallError::Cancelled),
+            }
+        })
+    }
 }
 
 impl CapabilitySet {
@@ -192,7 +211,7 @@ impl Actor {
                 entry.tools = Arc::from(tools);
             }
             entry.state = ServerState::Ready;
-            entry.handle = Some(BackendHandle::capabilities(&self.name, set));
+            entry.handle = Some(BackendHandle::new(&self.name, Arc::new(set)));
             entry.problems = problems;
             entry.last_error = None;
         });
