@@ -91,6 +91,26 @@ impl ChildTransport {
     }
 }
 
+/// A response (an `id`, no `method`) that does not decode: an error for its request, so the
+/// call says what was wrong now instead of timing out.
+fn unreadable_response(line: &[u8], error: &serde_json::Error) -> Option<ServerJsonRpcMessage> {
+    let value: Value = serde_json::from_slice(line).ok()?;
+    if value.get("method").is_some() {
+        return None;
+    }
+    let id = match value.get("id")? {
+        Value::String(s) => RequestId::String(s.as_str().into()),
+        Value::Number(n) => RequestId::Number(n.as_i64()?),
+        _ => return None,
+    };
+    let error = ErrorData::new(
+        ErrorCode::INTERNAL_ERROR,
+        format!("the backend's response is not valid MCP: {error}"),
+        None,
+    );
+    Some(JsonRpcMessage::error(error, Some(id)))
+}
+
 impl Transport<RoleClient> for ChildTransport {
     type Error = std::io::Error;
 
@@ -123,8 +143,13 @@ impl Transport<RoleClient> for ChildTransport {
                 Frame::Line => {
                     match serde_json::from_slice::<ServerJsonRpcMessage>(self.lines.line()) {
                         Ok(message) => return Some(message),
-                        // Servers print banners and junk on stdout; skip it, as rmcp does.
-                        Err(e) => tracing::debug!("ignoring a line that is not MCP: {e}"),
+                        Err(e) => {
+                            if let Some(error) = unreadable_response(self.lines.line(), &e) {
+                                return Some(error);
+                            }
+                            // Servers print banners and junk on stdout; skip it, as rmcp does.
+                            tracing::debug!("ignoring a line that is not MCP: {e}");
+                        }
                     }
                 }
                 Frame::Oversized(over) => {

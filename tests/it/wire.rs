@@ -316,3 +316,52 @@ fn a_list_change_that_changes_nothing_is_not_announced() {
         gw.peer.notifications()
     );
 }
+
+/// A stdio backend that answers `tools/call` with a response that is not valid MCP (no
+/// `result`, no `error`).
+const BROKEN_BACKEND: &str = r#"
+import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue
+    if msg["method"] == "initialize":
+        result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "broken", "version": "0"}}
+    elif msg["method"] == "tools/list":
+        result = {"tools": [{"name": "odd", "inputSchema": {"type": "object"}}]}
+    else:
+        print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "nothing": True}), flush=True)
+        continue
+    print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}), flush=True)
+"#;
+
+#[test]
+fn a_backend_response_that_is_not_mcp_fails_its_call_at_once() {
+    let script = temp_path("broken.py");
+    std::fs::write(&script, BROKEN_BACKEND).unwrap();
+    let config = temp_path("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "capabilities:\n  enabled: false\nbackends:\n  broken:\n    command: python3\n    args: [{:?}]\n    timeout: 120s\n",
+            script
+        ),
+    )
+    .unwrap();
+    let mut peer = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("MCP_GATEWAY_LOG", "debug,rmcp=warn")],
+    );
+    peer.initialize();
+    // A call waits for a starting backend; the answer must not be the 120 s timeout.
+    let result = peer.call_ok(
+        "tools/call",
+        json!({"name": "gateway_invoke", "arguments": {"server": "broken", "tool": "odd", "arguments": {}}}),
+        T,
+    );
+    assert_eq!(result["isError"], true, "{result}");
+    assert!(text_of(&result).contains("not valid MCP"), "{result}");
+    let _ = std::fs::remove_file(&config);
+}
