@@ -312,4 +312,73 @@ mod tests {
         assert_eq!(reader.line(), br#"{"b":2}"#);
         assert!(matches!(reader.next().await, Frame::Eof));
     }
+
+    /// A small deterministic generator, so the property test needs no extra crate.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self, below: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (self.0 >> 33) % below
+        }
+
+        fn value(&mut self, depth: u32) -> Value {
+            match self.next(if depth > 3 { 4 } else { 6 }) {
+                0 => Value::Null,
+                1 => json!(self.next(1000) as i64 - 500),
+                2 => json!(["a\"}", "{", "\\", "é", "id", ":"][self.next(6) as usize]),
+                3 => json!(self.next(2) == 0),
+                4 => Value::Array((0..self.next(4)).map(|_| self.value(depth + 1)).collect()),
+                _ => Value::Object(
+                    (0..self.next(4))
+                        .map(|i| {
+                            (
+                                ["id", "method", "x"][i as usize % 3].to_owned(),
+                                self.value(depth + 1),
+                            )
+                        })
+                        .collect(),
+                ),
+            }
+        }
+    }
+
+    /// Whatever the message looks like and however the pipe splits it, an oversized
+    /// line's top-level id is found, and nested `id`s never fool the scan.
+    #[tokio::test]
+    async fn the_scan_agrees_with_a_parser_on_random_messages() {
+        let mut rng = Lcg(7);
+        for _ in 0..300 {
+            let mut object = serde_json::Map::new();
+            let id = if rng.next(2) == 0 {
+                json!(rng.next(99))
+            } else {
+                json!("r\"q")
+            };
+            let at = rng.next(4);
+            for i in 0..4 {
+                if i == at {
+                    object.insert("id".into(), id.clone());
+                }
+                object.insert(format!("k{i}"), rng.value(0));
+            }
+            let line = format!("{}\n", Value::Object(object));
+            let mut reader = LineReader::new(line.as_bytes(), 8);
+            match reader.next().await {
+                Frame::Oversized(o) => {
+                    assert_eq!(o.id, Some(id), "{line}");
+                    assert_eq!(o.size, line.len() - 1);
+                }
+                other => panic!("{other:?} for {line}"),
+            }
+        }
+        // Junk never panics and never yields an id it did not see.
+        for _ in 0..300 {
+            let junk: Vec<u8> = (0..rng.next(200)).map(|_| rng.next(256) as u8).collect();
+            let _ = scan(&String::from_utf8_lossy(&junk));
+        }
+    }
 }
