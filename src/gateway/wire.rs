@@ -159,6 +159,11 @@ where
             tracing::debug!("ignoring a malformed notification: {error}");
             return;
         }
+        // A response to one of our requests is never answered either.
+        if method.is_none() && (object.contains_key("result") || object.contains_key("error")) {
+            tracing::debug!("ignoring a malformed response: {error}");
+            return;
+        }
         let well_formed = object.get("jsonrpc").and_then(Value::as_str) == Some("2.0")
             && id.as_ref().is_some_and(valid_id);
         match method {
