@@ -98,4 +98,25 @@ mod tests {
         assert_eq!(s, Size(32 * 1024));
         assert!(serde_yaml_ng::from_str::<Size>("[1]").is_err());
     }
+
+    #[test]
+    fn the_limits_and_the_capability_cap_load_from_gateway_yaml() {
+        use crate::config::Config;
+        let yaml = "limits:\n  max_message_bytes: 1MiB\ncapabilities:\n  max_result_bytes: 8000\n";
+        let config = Config::from_yaml(yaml, std::path::Path::new("/tmp/g.yaml"));
+        let config = config.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.limits.max_message_bytes, 1024 * 1024);
+        assert_eq!(config.capabilities.max_result_bytes, 8000);
+        let bad = Config::from_yaml(
+            "limits:\n  max_message_bytes: lots\n",
+            std::path::Path::new("/tmp/g.yaml"),
+        );
+        let message = bad.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("invalid size `lots`"), "{message}");
+        let unknown = Config::from_yaml(
+            "limits:\n  max_mesage_bytes: 1\n",
+            std::path::Path::new("/tmp/g.yaml"),
+        );
+        assert!(unknown.is_err());
+    }
 }
