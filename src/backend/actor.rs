@@ -160,13 +160,19 @@ impl Actor {
     }
 
     async fn refresh_tools(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
-        let listed = tokio::time::timeout(self.config.timeout, peer.list_all_tools())
+        let listed = tokio::time::timeout(self.config.timeout, super::list::list_tools(peer))
             .await
             .map_err(|_| format!("tools/list not answered within {:?}", self.config.timeout))?
             .map_err(|e| format!("tools/list failed: {e}"))?;
-        let tools: Arc<[_]> = listed.into_iter().map(normalize_tool).collect();
+        for skipped in &listed.skipped {
+            tracing::warn!(backend = %self.name, "{skipped}");
+        }
+        let tools: Arc<[_]> = listed.tools.into_iter().map(normalize_tool).collect();
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
-        self.registry.update(&self.name, |e| e.tools = tools);
+        self.registry.update(&self.name, |e| {
+            e.tools = tools;
+            e.problems = listed.skipped;
+        });
         Ok(())
     }
 

@@ -132,11 +132,15 @@ pub fn remove(name: &str, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn list(config: &Config, as_json: bool, probe: bool) -> anyhow::Result<ExitCode> {
-    let statuses = if probe {
-        super::probe::run(config, Duration::from_secs(60)).await?
-    } else {
-        Vec::new()
+/// `probe`: start the backends and wait this long for them.
+pub async fn list(
+    config: &Config,
+    as_json: bool,
+    probe: Option<Duration>,
+) -> anyhow::Result<ExitCode> {
+    let statuses = match probe {
+        Some(limit) => super::probe::run(config, limit).await?,
+        None => Vec::new(),
     };
     let mut rows = Vec::new();
     for b in config.backends.values() {
