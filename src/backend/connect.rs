@@ -11,8 +11,9 @@ use rmcp::RoleClient;
 use rmcp::service::{ClientInitializeError, RunningService, ServiceExt};
 use rmcp::transport::TokioChildProcess;
 use rmcp::transport::streamable_http_client::{
-    StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
+    StreamableHttpClientTransport, StreamableHttpClientTransportConfig, StreamableHttpError,
 };
+use rmcp::transport::worker::WorkerQuitReason;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::ChildStderr;
 use tokio_util::sync::CancellationToken;
@@ -235,13 +236,30 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
             }
             text.push_str(&message);
         }
-        current = err.source();
+        current = next_source(err);
     }
     if refused {
         format!("connection refused ({text})")
     } else {
         text
     }
+}
+
+/// An error's cause. rmcp's HTTP error keeps the reqwest error in a variant that is not
+/// marked as its `source()`, which would hide the DNS or connection error; follow it.
+fn next_source<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    type HttpError = StreamableHttpError<reqwest::Error>;
+    if let Some(HttpError::Client(inner)) = err.downcast_ref::<HttpError>() {
+        return Some(inner);
+    }
+    if let Some(WorkerQuitReason::Fatal { error, .. }) =
+        err.downcast_ref::<WorkerQuitReason<HttpError>>()
+    {
+        return Some(error);
+    }
+    err.source()
 }
 
 fn is_closed_pipe(e: &(dyn std::error::Error + 'static)) -> bool {

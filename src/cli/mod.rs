@@ -122,7 +122,7 @@ pub use log::LogGuard;
 pub struct WaitArg {
     /// How long to wait for backends to start, e.g. `10s`, `2m`; slower ones are reported
     /// as still starting.
-    #[arg(long = "wait", value_name = "DURATION", default_value = "10s",
+    #[arg(long = "wait", id = "wait", value_name = "DURATION", default_value = "10s",
           value_parser = crate::config::parse_duration)]
     pub limit: std::time::Duration,
 }
