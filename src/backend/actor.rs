@@ -72,6 +72,7 @@ impl Actor {
         let (mailbox, mut commands) = mpsc::channel(4);
         let client = BackendClient {
             name: self.name.clone(),
+            protocol: offered_version(&self.config),
             progress: progress.clone(),
             mailbox,
         };
@@ -198,6 +199,21 @@ impl Actor {
     fn changed(&self) {
         let _ = self.changes.send(self.name.to_string());
     }
+}
+
+/// The version the config asks for (validated at load), else the latest with `initialize`.
+fn offered_version(config: &BackendConfig) -> rmcp::model::ProtocolVersion {
+    use rmcp::model::ProtocolVersion;
+    config
+        .protocol_version
+        .as_deref()
+        .and_then(|v| {
+            ProtocolVersion::KNOWN_VERSIONS
+                .iter()
+                .find(|known| known.as_str() == v)
+        })
+        .cloned()
+        .unwrap_or(ProtocolVersion::LATEST_WITH_INITIALIZE)
 }
 
 /// Close the connection the way the MCP spec asks (stdin closed, then SIGTERM, then

@@ -67,6 +67,9 @@ impl ProgressRoutes {
 /// The `ClientHandler` of one backend connection.
 pub(crate) struct BackendClient {
     pub(crate) name: Arc<str>,
+    /// The version offered in `initialize` (`protocol_version` in gateway.yaml, else the
+    /// latest that has `initialize`).
+    pub(crate) protocol: ProtocolVersion,
     pub(crate) progress: ProgressRoutes,
     pub(crate) mailbox: mpsc::Sender<ActorCommand>,
 }
@@ -80,7 +83,7 @@ impl ClientHandler for BackendClient {
             ClientCapabilities::default(),
             Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")),
         )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+        .with_protocol_version(self.protocol.clone())
     }
 
     async fn on_progress(

@@ -349,15 +349,31 @@ fn header_map(
 }
 
 /// One shared HTTP client: keep-alive pooling off (rmcp's default, which avoids
-/// delayed-ACK stalls on small POSTs) and redirects limited to the same origin's few hops.
+/// delayed-ACK stalls on small POSTs), and at most 3 redirects, all within the origin the
+/// backend's URL names: its headers often carry secrets (`X-API-Key: ${KEY}`), and reqwest
+/// strips only `Authorization` on a cross-host redirect.
 fn http_client() -> reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
+            let redirect = reqwest::redirect::Policy::custom(|attempt| {
+                let same_origin = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if attempt.previous().len() > 3 {
+                    attempt.error("more than 3 redirects")
+                } else if same_origin {
+                    attempt.follow()
+                } else {
+                    let to = attempt.url().origin().ascii_serialization();
+                    attempt.error(format!("redirected to another origin ({to}); not followed"))
+                }
+            });
             reqwest::Client::builder()
                 .pool_max_idle_per_host(0)
                 .connect_timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::limited(3))
+                .redirect(redirect)
                 .build()
                 .unwrap_or_default()
         })

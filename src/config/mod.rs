@@ -1,7 +1,8 @@
 //! `gateway.yaml`: discovery, parsing, validation, `${VAR}` expansion → an immutable [`Config`].
 //!
-//! Config is a value: [`Config::load`] builds one, a reload builds another, and the supervisor
-//! compares the two (hence `PartialEq`). A `gateway.yaml` written for the original
+//! Config is a value: [`Config::load`] builds one when a command starts; a running gateway
+//! does not reload `gateway.yaml` (only capability files are watched). A `gateway.yaml`
+//! written for the original
 //! mcp-gateway loads too: its single-string `command`, `http_url` and
 //! `meta_mcp.surfaced_tools` are understood, its features we lack are accepted with a
 //! warning, and anything else unknown is an error with file, line, column and a suggestion.

@@ -575,6 +575,20 @@ fn capabilities_section_is_typed_with_defaults() {
 }
 
 #[test]
+fn protocol_version_must_be_one_with_initialize() {
+    let e = fail("backends:\n  p:\n    command: x\n    protocol_version: \"2026-07-28\"\n");
+    assert!(
+        e.contains("`2026-07-28`") && e.contains("2025-11-25"),
+        "{e}"
+    );
+    let e = fail("backends:\n  p:\n    command: x\n    protocol_version: \"1999-01-01\"\n");
+    assert!(
+        e.contains("protocol_version") || e.contains("1999-01-01"),
+        "{e}"
+    );
+}
+
+#[test]
 fn builtin_catalog_is_on_by_default_only_without_backends() {
     assert!(load("mode: meta\n").capabilities.builtin);
     let with_backend = "backends:\n  t:\n    command: /bin/true\n";

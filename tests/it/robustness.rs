@@ -269,10 +269,14 @@ fn terminal_commands_report_a_hanging_backend_within_their_wait() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(took < bound, "search took {took:?}");
-    assert!(text(&out.stdout).contains("fx/echo"), "{}", text(&out.stdout));
-    let progress = err
-        .lines()
-        .any(|l| l.starts_with("backends:") && l.contains("still starting: ") && l.contains("hang"));
+    assert!(
+        text(&out.stdout).contains("fx/echo"),
+        "{}",
+        text(&out.stdout)
+    );
+    let progress = err.lines().any(|l| {
+        l.starts_with("backends:") && l.contains("still starting: ") && l.contains("hang")
+    });
     assert!(progress, "no progress line: {err}");
     assert!(err.contains("`hang` is still starting after 4s"), "{err}");
 
@@ -324,4 +328,50 @@ fn proxy_variables_reach_stdio_backends_and_secrets_do_not() {
     assert_eq!(getenv("http_proxy"), "http://proxy.test:3128");
     assert_eq!(getenv("NO_PROXY"), "localhost,127.0.0.1");
     assert_eq!(getenv("DEMO_SECRET_TOKEN"), "<unset>");
+}
+
+#[test]
+fn protocol_version_setting_is_the_version_the_backend_is_initialized_at() {
+    let log = temp_path("fixture.log");
+    let config = write_config(&format!(
+        "backends:\n{}    protocol_version: \"2025-03-26\"\n",
+        fixture("old", &[("FIXTURE_LOG", log.to_str().unwrap())])
+    ));
+    let (out, _) = run(&config, &["call", "old", "echo", r#"{"text": "hi"}"#]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let initialized = crate::support::read_jsonl(&log)
+        .into_iter()
+        .find(|e| e["event"] == "initialized")
+        .expect("the fixture logged no initialized event");
+    assert_eq!(
+        initialized["protocol_version"], "2025-03-26",
+        "{initialized}"
+    );
+}
+
+#[test]
+fn serve_warns_of_surfaced_tools_that_do_not_exist() {
+    let config = write_config(&format!(
+        "backends:\n{}surfaced_tools:\n  - {{server: ghost, tool: echo}}\n  - {{server: fx, tool: nonexistent}}\n  - {{server: fx, tool: echo}}\n",
+        fixture("fx", &[])
+    ));
+    let mut peer = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    peer.initialize();
+    wait_ready(&mut peer, &["fx"]);
+    let deadline = Instant::now() + T;
+    loop {
+        let err = peer.stderr_text();
+        if err.contains("surfaced_tools: no server `ghost`")
+            && err.contains("surfaced_tools: server `fx` has no tool `nonexistent`")
+        {
+            assert!(!err.contains("no tool `echo`"), "{err}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no warnings: {err}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
