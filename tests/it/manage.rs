@@ -486,3 +486,14 @@ fn import_reads_older_and_nested_shapes() {
         "{text}"
     );
 }
+
+#[test]
+fn import_says_which_servers_lose_their_client_environment() {
+    let home = Home::new();
+    home.put("claude-code/home/.claude.json", ".claude.json");
+    let out = home.run(&["setup", "import", "--from", "claude-code"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(text.contains("with its whole environment"), "{text}");
+    assert!(text.contains("inherit_env: true"), "{text}");
+}
