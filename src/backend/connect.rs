@@ -14,8 +14,7 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig, StreamableHttpError,
 };
 use rmcp::transport::worker::WorkerQuitReason;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::ChildStderr;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::client::BackendClient;
@@ -288,7 +287,7 @@ const MAX_STDERR_LINE: usize = 8 * 1024;
 ///
 /// Lines go to the tail (for error messages) and to the log at DEBUG only: at INFO a chatty
 /// backend would fill the gateway's own log with its output.
-async fn pump_stderr(name: Arc<str>, pipe: ChildStderr, tail: StderrTail) {
+async fn pump_stderr(name: Arc<str>, pipe: impl AsyncRead + Unpin, tail: StderrTail) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
     let mut cut = false;
@@ -378,4 +377,27 @@ fn http_client() -> reqwest::Client {
                 .unwrap_or_default()
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stderr_is_read_to_the_end_whatever_it_holds() {
+        let mut bytes = b"bad \xff\xfe byte\r\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'y', 100 * 1024));
+        bytes.extend_from_slice(b"\nlast words");
+        let tail = StderrTail::default();
+        pump_stderr(Arc::from("t"), &bytes[..], tail.clone()).await;
+        let lines: Vec<String> = tail.lock().iter().cloned().collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0], "bad \u{fffd}\u{fffd} byte");
+        assert!(lines[1].starts_with("yyy") && lines[1].ends_with("[line cut at 8 KiB]"));
+        assert!(lines[1].len() < MAX_STDERR_LINE + 32, "{}", lines[1].len());
+        assert_eq!(lines[2], "last words");
+        // The end of the pipe is announced, so error messages can wait for the last lines.
+        tail.closed(Duration::from_millis(10)).await;
+        assert!(tail.closed.is_cancelled());
+    }
 }
