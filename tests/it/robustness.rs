@@ -375,3 +375,18 @@ fn serve_warns_of_surfaced_tools_that_do_not_exist() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn an_http_backend_that_answers_an_error_status_says_which() {
+    let server = HttpServer::start(|_| Reply::raw(503, "text/plain", "maintenance"));
+    let config = write_config(&format!(
+        "backends:\n  down:\n    url: {}/mcp\n",
+        server.url()
+    ));
+    let rows = list_rows(&config, "10s");
+    let down = row(&rows, "down");
+    assert_eq!(down["state"], "failed", "{down}");
+    let error = down["error"].as_str().unwrap();
+    assert!(error.contains("503"), "{error}");
+    assert!(!error.contains("WorkerTransport"), "{error}");
+}
