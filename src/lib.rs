@@ -3,8 +3,10 @@
 //! Crate map, in the order a call flows through it:
 //! - [`cli`]: command-line parsing and the commands (`serve`, `search`, `call`).
 //! - [`config`]: `gateway.yaml` — raw serde types, validation, `${VAR}` expansion, discovery.
+//! - [`framing`]: newline-delimited JSON-RPC with a size limit (client and stdio backends).
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
+//! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
 //! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
@@ -17,8 +19,10 @@ pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod framing;
 pub mod gateway;
 pub mod registry;
 pub mod search;
 pub mod shutdown;
 pub mod sys;
+pub mod target;

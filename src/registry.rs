@@ -11,7 +11,7 @@ use std::time::Duration;
 use rmcp::model::Tool;
 use tokio::sync::watch;
 
-use crate::backend::BackendHandle;
+use crate::target::BackendHandle;
 
 /// Where a backend is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

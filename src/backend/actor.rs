@@ -6,16 +6,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rmcp::model::Tool;
 use rmcp::service::ClientCacheConfig;
 use rmcp::{Peer, RoleClient};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::call::{BackendHandle, McpTarget, Target};
-use super::client::{ActorCommand, BackendClient, ProgressRoutes};
+use super::call::McpTarget;
+use super::client::{ActorCommand, BackendClient};
 use super::connect::{self, ConnectError, StderrTail};
+use super::progress::ProgressRoutes;
 use crate::config::BackendConfig;
 use crate::registry::{Registry, ServerState, normalize_tool};
+use crate::target::BackendHandle;
 
 /// Consecutive failed starts after which the actor gives up.
 const MAX_RESTARTS: u32 = 5;
@@ -24,8 +27,8 @@ pub(crate) struct Actor {
     pub(crate) name: Arc<str>,
     pub(crate) config: BackendConfig,
     pub(crate) registry: Arc<Registry>,
-    /// Told the name of the backend whenever its tools or state change.
-    pub(crate) changes: mpsc::UnboundedSender<String>,
+    /// `limits.max_message_bytes`: the longest line read from a stdio backend.
+    pub(crate) max_message_bytes: usize,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -71,19 +74,24 @@ impl Actor {
         let progress = ProgressRoutes::default();
         let (mailbox, mut commands) = mpsc::channel(4);
         let client = BackendClient {
-            name: self.name.clone(),
             protocol: offered_version(&self.config),
-            progress: progress.clone(),
             mailbox,
         };
 
-        let opened = match connect::open(&self.name, &self.config, &stderr) {
+        let opened = match connect::open(&self.name, &self.config, &stderr, self.max_message_bytes)
+        {
             Ok(opened) => opened,
             Err(e) => return self.fail(&e, false),
         };
         let group = opened.process_group();
         let connection = self.shutdown.child_token();
-        let handshake = connect::handshake(opened, client, &stderr, connection.clone());
+        let handshake = connect::handshake(
+            opened,
+            client,
+            progress.clone(),
+            &stderr,
+            connection.clone(),
+        );
         let service = tokio::select! {
             r = tokio::time::timeout(self.config.start_timeout, handshake) => match r {
                 Ok(Ok(service)) => service,
@@ -112,15 +120,15 @@ impl Actor {
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
         let peer = service.peer().clone();
-        let handle = BackendHandle {
-            name: self.name.clone(),
-            target: Target::Mcp(McpTarget {
+        let handle = BackendHandle::new(
+            &self.name,
+            Arc::new(McpTarget {
                 peer: peer.clone(),
                 progress,
                 timeout: self.config.timeout,
                 stderr: stderr.clone(),
             }),
-        };
+        );
         if let Err(e) = self.refresh_tools(&peer).await {
             connection.cancel();
             kill_group(group);
@@ -134,7 +142,6 @@ impl Actor {
             e.startup = Some(startup);
             e.last_error = None;
         });
-        self.changed();
 
         let closed = service.waiting();
         tokio::pin!(closed);
@@ -147,9 +154,12 @@ impl Actor {
                     return self.fail(&e, true);
                 }
                 Some(ActorCommand::RefreshTools) = commands.recv() => {
-                    match self.refresh_tools(&peer).await {
-                        Ok(()) => self.changed(),
-                        Err(e) => tracing::warn!(backend = %self.name, "re-listing tools failed: {e}"),
+                    if let Err(e) = self.refresh_tools(&peer).await {
+                        tracing::warn!(
+                            backend = %self.name,
+                            "re-listing tools failed: {}",
+                            self.config.transport.redact(&e.to_string())
+                        );
                     }
                 }
                 () = self.shutdown.cancelled() => {
@@ -168,8 +178,16 @@ impl Actor {
         for skipped in &listed.skipped {
             tracing::warn!(backend = %self.name, "{skipped}");
         }
-        let tools: Arc<[_]> = listed.tools.into_iter().map(normalize_tool).collect();
+        let tools: Vec<Tool> = listed.tools.into_iter().map(normalize_tool).collect();
+        // A `list_changed` that changed nothing (some servers send one per call) must not
+        // cost a re-index and a notification to the client: swap only a different list.
+        let current = self.registry.snapshot().server(&self.name).cloned();
+        if current.is_some_and(|old| *old.tools == *tools && old.problems == listed.skipped) {
+            tracing::debug!(backend = %self.name, "tools/list unchanged ({} tools)", tools.len());
+            return Ok(());
+        }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
+        let tools: Arc<[Tool]> = tools.into();
         self.registry.update(&self.name, |e| {
             e.tools = tools;
             e.problems = listed.skipped;
@@ -186,6 +204,8 @@ impl Actor {
     }
 
     fn note_failure(&self, error: &str) {
+        // HTTP errors quote the URL (query string included): never log or show a credential.
+        let error = &self.config.transport.redact(error);
         tracing::warn!(backend = %self.name, "failed: {error}");
         self.registry.update(&self.name, |e| {
             e.state = ServerState::Failed;
@@ -193,11 +213,6 @@ impl Actor {
             e.tools = Arc::from(Vec::new());
             e.last_error = Some(error.to_owned());
         });
-        self.changed();
-    }
-
-    fn changed(&self) {
-        let _ = self.changes.send(self.name.to_string());
     }
 }
 

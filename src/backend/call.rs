@@ -1,40 +1,21 @@
-//! Calling a tool on a ready backend on behalf of a client: timeouts, cancellation and
+//! Calling a tool on an MCP backend on behalf of a client: timeouts, cancellation and
 //! progress forwarded, the result passed through untouched.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
-    ClientRequest, ProgressToken, ServerResult,
+    ClientRequest, ProgressNotificationParam, ProgressToken, ServerResult,
 };
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use rmcp::{ErrorData, Peer, RoleClient, RoleServer};
-use tokio_util::sync::CancellationToken;
 
-use super::client::ProgressRoutes;
 use super::connect::StderrTail;
-use crate::capability::CapabilitySet;
+use super::progress::ProgressRoutes;
+use super::stdio::TOO_LARGE;
+use crate::target::{CallError, CallFuture, Caller, ToolTarget};
 
-/// A cheap, cloneable handle to a ready backend. Calls go straight to the connection's
-/// peer (or the capability executor), so any number run at once; the actor owns the
-/// connection's lifetime.
-#[derive(Clone)]
-pub struct BackendHandle {
-    pub(crate) name: Arc<str>,
-    pub(crate) target: Target,
-}
-
-/// What a backend is, behind its handle. A closed set: every kind of backend there is.
-#[derive(Clone)]
-pub(crate) enum Target {
-    /// An MCP server connection.
-    Mcp(McpTarget),
-    /// The REST capabilities served by the capability backend.
-    Capabilities(CapabilitySet),
-}
-
-#[derive(Clone)]
+/// An MCP server connection as a call target.
 pub(crate) struct McpTarget {
     pub(crate) peer: Peer<RoleClient>,
     pub(crate) progress: ProgressRoutes,
@@ -42,60 +23,30 @@ pub(crate) struct McpTarget {
     pub(crate) stderr: StderrTail,
 }
 
-/// The client a call is made for: where its progress goes and when it gives up.
-pub struct Caller {
-    pub peer: Option<Peer<RoleServer>>,
-    pub progress_token: Option<ProgressToken>,
-    pub cancelled: CancellationToken,
-}
-
-/// Why a call produced no backend result.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    #[error("the client cancelled the call")]
-    Cancelled,
-    #[error("backend `{backend}` did not answer within {timeout:?}")]
-    Timeout { backend: String, timeout: Duration },
-    #[error("backend `{backend}` went away during the call{detail}")]
-    Closed { backend: String, detail: String },
-    #[error("backend `{backend}` answered with an error: {error}")]
-    Backend { backend: String, error: ErrorData },
-    #[error("backend `{backend}` sent an unexpected response")]
-    Unexpected { backend: String },
-}
-
-impl BackendHandle {
-    /// A handle for the capability backend `name`.
-    pub fn capabilities(name: &str, set: CapabilitySet) -> BackendHandle {
-        BackendHandle {
-            name: Arc::from(name),
-            target: Target::Capabilities(set),
-        }
+impl ToolTarget for McpTarget {
+    fn call_tool<'a>(
+        &'a self,
+        backend: &'a str,
+        params: CallToolRequestParams,
+        caller: Caller,
+    ) -> CallFuture<'a> {
+        Box::pin(Call { backend, mcp: self }.run(params, caller))
     }
+}
 
-    pub async fn call_tool(
-        &self,
+/// One call on one connection.
+struct Call<'a> {
+    backend: &'a str,
+    mcp: &'a McpTarget,
+}
+
+impl Call<'_> {
+    async fn run(
+        self,
         params: CallToolRequestParams,
         caller: Caller,
     ) -> Result<CallToolResult, CallError> {
-        match &self.target {
-            Target::Mcp(mcp) => self.call_mcp(mcp, params, caller).await,
-            Target::Capabilities(set) => tokio::select! {
-                result = set.call(params) => result.map_err(|error| CallError::Backend {
-                    backend: self.name.to_string(),
-                    error,
-                }),
-                () = caller.cancelled.cancelled() => Err(CallError::Cancelled),
-            },
-        }
-    }
-
-    async fn call_mcp(
-        &self,
-        mcp: &McpTarget,
-        params: CallToolRequestParams,
-        caller: Caller,
-    ) -> Result<CallToolResult, CallError> {
+        let mcp = self.mcp;
         // The timeout restarts on each progress notification: a long job that reports
         // progress is alive, a silent one past its budget is not.
         let options = PeerRequestOptions::with_timeout(mcp.timeout).reset_timeout_on_progress();
@@ -104,44 +55,92 @@ impl BackendHandle {
             .peer
             .send_request_with_option(request, options)
             .await
-            .map_err(|e| self.service_error(mcp, e))?;
+            .map_err(|e| self.service_error(e))?;
         let id = handle.id.clone();
-        let _route = match (caller.peer, caller.progress_token) {
-            (Some(peer), Some(token)) => Some(RouteGuard::new(
-                &mcp.progress,
-                handle.progress_token.clone(),
-                peer,
-                token,
-            )),
+        // Claimed whether or not the client wants progress: the claim closes the route.
+        let mut claim = mcp.progress.claim(handle.progress_token.clone());
+        let forward = match (caller.peer, caller.progress_token, claim.rx.take()) {
+            (Some(peer), Some(token), Some(queue)) => Some((peer, token, queue)),
             _ => None,
         };
-        tokio::select! {
-            response = handle.await_response() => match response {
-                Ok(ServerResult::CallToolResult(result)) => Ok(result),
-                Ok(_) => Err(CallError::Unexpected { backend: self.name.to_string() }),
-                Err(e) => Err(self.service_error(mcp, e)),
-            },
-            () = caller.cancelled.cancelled() => {
-                let notice = CancelledNotificationParam::new(
-                    Some(id),
-                    Some("cancelled by the client".into()),
-                );
-                if let Err(e) = mcp.peer.notify_cancelled(notice).await {
-                    tracing::debug!(backend = %self.name, "cancellation not forwarded: {e}");
+        let response = handle.await_response();
+        tokio::pin!(response);
+        let Some((peer, token, mut queue)) = forward else {
+            return tokio::select! {
+                response = &mut response => self.result(response),
+                () = caller.cancelled.cancelled() => Err(self.cancel(id).await),
+            };
+        };
+        loop {
+            tokio::select! {
+                // Progress first: a step queued before the response must go out before it.
+                biased;
+                Some(step) = queue.recv() => self.forward(&peer, &token, step).await,
+                response = &mut response => {
+                    // Every notification the backend sent before its response was queued
+                    // before the response was read: drain them, then answer.
+                    while let Ok(step) = queue.try_recv() {
+                        self.forward(&peer, &token, step).await;
+                    }
+                    return self.result(response);
                 }
-                Err(CallError::Cancelled)
+                () = caller.cancelled.cancelled() => return Err(self.cancel(id).await),
             }
         }
     }
 
-    fn service_error(&self, mcp: &McpTarget, e: ServiceError) -> CallError {
-        let backend = self.name.to_string();
+    fn result(
+        &self,
+        response: Result<ServerResult, ServiceError>,
+    ) -> Result<CallToolResult, CallError> {
+        match response {
+            Ok(ServerResult::CallToolResult(result)) => Ok(result),
+            Ok(_) => Err(CallError::Unexpected {
+                backend: self.backend.to_owned(),
+            }),
+            Err(e) => Err(self.service_error(e)),
+        }
+    }
+
+    async fn forward(
+        &self,
+        peer: &Peer<RoleServer>,
+        token: &ProgressToken,
+        step: ProgressNotificationParam,
+    ) {
+        let mut forwarded = ProgressNotificationParam::new(token.clone(), step.progress);
+        forwarded.total = step.total;
+        forwarded.message = step.message;
+        if let Err(e) = peer.notify_progress(forwarded).await {
+            tracing::debug!(backend = %self.backend, "progress not forwarded: {e}");
+        }
+    }
+
+    async fn cancel(&self, id: rmcp::model::RequestId) -> CallError {
+        let notice =
+            CancelledNotificationParam::new(Some(id), Some("cancelled by the client".into()));
+        if let Err(e) = self.mcp.peer.notify_cancelled(notice).await {
+            tracing::debug!(backend = %self.backend, "cancellation not forwarded: {e}");
+        }
+        CallError::Cancelled
+    }
+
+    fn service_error(&self, e: ServiceError) -> CallError {
+        let backend = self.backend.to_owned();
         match e {
-            ServiceError::McpError(error) => CallError::Backend { backend, error },
+            ServiceError::McpError(error) => match too_large(&error) {
+                Some((size, limit)) => CallError::TooLarge {
+                    backend,
+                    size,
+                    limit,
+                },
+                None => CallError::Backend { backend, error },
+            },
             ServiceError::Timeout { timeout } => CallError::Timeout { backend, timeout },
             ServiceError::TransportClosed | ServiceError::TransportSend(_) => CallError::Closed {
                 backend,
-                detail: mcp
+                detail: self
+                    .mcp
                     .stderr
                     .summary()
                     .map(|t| format!("; stderr: {t}"))
@@ -155,29 +154,11 @@ impl BackendHandle {
     }
 }
 
-/// Keeps a progress route for exactly as long as its call runs.
-struct RouteGuard {
-    routes: ProgressRoutes,
-    token: ProgressToken,
-}
-
-impl RouteGuard {
-    fn new(
-        routes: &ProgressRoutes,
-        ours: ProgressToken,
-        peer: Peer<RoleServer>,
-        theirs: ProgressToken,
-    ) -> Self {
-        routes.insert(ours.clone(), peer, theirs);
-        RouteGuard {
-            routes: routes.clone(),
-            token: ours,
-        }
+/// The size and limit of the error `stdio.rs` puts in place of an oversized response.
+fn too_large(error: &ErrorData) -> Option<(u64, u64)> {
+    let data = error.data.as_ref()?;
+    if data.get("reason")?.as_str()? != TOO_LARGE {
+        return None;
     }
-}
-
-impl Drop for RouteGuard {
-    fn drop(&mut self) {
-        self.routes.remove(&self.token);
-    }
+    Some((data.get("size")?.as_u64()?, data.get("limit")?.as_u64()?))
 }

@@ -2,14 +2,12 @@
 //! stderr captured, or connecting to a Streamable HTTP server.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
 use rmcp::RoleClient;
 use rmcp::service::{ClientInitializeError, RunningService, ServiceExt};
-use rmcp::transport::TokioChildProcess;
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig, StreamableHttpError,
 };
@@ -18,6 +16,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::client::BackendClient;
+use super::progress::{ProgressRoutes, Tapped};
+use super::stdio::ChildTransport;
 use crate::config::{BackendConfig, Transport, child_env};
 
 /// The last lines a stdio backend wrote to stderr, kept so a failure can say why.
@@ -68,7 +68,7 @@ impl StderrTail {
 
 /// A spawned child or an HTTP endpoint, not yet initialized.
 pub(crate) enum Opened {
-    Stdio(TokioChildProcess),
+    Stdio(ChildTransport),
     Http(StreamableHttpClientTransport<reqwest::Client>),
 }
 
@@ -115,6 +115,7 @@ pub(crate) fn open(
     name: &Arc<str>,
     config: &BackendConfig,
     stderr: &StderrTail,
+    max_message_bytes: usize,
 ) -> Result<Opened, ConnectError> {
     match &config.transport {
         Transport::Stdio {
@@ -135,12 +136,12 @@ pub(crate) fn open(
             let mut wrapped = CommandWrap::from(cmd);
             // Its own process group, so `npx`/`uvx` grandchildren die with it.
             wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
-            let (child, pipe) = TokioChildProcess::builder(wrapped)
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|source| ConnectError::Spawn {
-                    command: command.clone(),
-                    source,
+            let (child, pipe) =
+                ChildTransport::spawn(wrapped, max_message_bytes).map_err(|source| {
+                    ConnectError::Spawn {
+                        command: command.clone(),
+                        source,
+                    }
                 })?;
             if let Some(pipe) = pipe {
                 tokio::spawn(pump_stderr(name.clone(), pipe, stderr.clone()));
@@ -161,12 +162,23 @@ pub(crate) fn open(
 pub(crate) async fn handshake(
     opened: Opened,
     client: BackendClient,
+    progress: ProgressRoutes,
     stderr: &StderrTail,
     cancel: CancellationToken,
 ) -> Result<RunningService<RoleClient, BackendClient>, ConnectError> {
     let (served, stdio) = match opened {
-        Opened::Stdio(child) => (client.serve_with_ct(child, cancel).await, true),
-        Opened::Http(http) => (client.serve_with_ct(http, cancel).await, false),
+        Opened::Stdio(child) => (
+            client
+                .serve_with_ct(Tapped::new(child, progress), cancel)
+                .await,
+            true,
+        ),
+        Opened::Http(http) => (
+            client
+                .serve_with_ct(Tapped::new(http, progress), cancel)
+                .await,
+            false,
+        ),
     };
     match served {
         Ok(service) => Ok(service),

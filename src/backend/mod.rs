@@ -8,15 +8,16 @@ mod call;
 mod client;
 mod connect;
 mod list;
+mod progress;
+mod stdio;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use call::{BackendHandle, CallError, Caller};
+pub use crate::target::{BackendHandle, CallError, Caller};
 
 use crate::config::{BackendConfig, Config, Transport};
 use crate::registry::{Registry, ServerEntry, ServerState, TransportKind};
@@ -29,12 +30,11 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Register every backend as `starting` (or `disabled`) at once, and start the enabled
-    /// ones in the background as soon as `go` is cancelled. `changes` hears the name of
-    /// each backend whose state or tools change.
+    /// ones in the background as soon as `go` is cancelled. Every change of a backend's
+    /// state or tools is a registry swap ([`Registry::subscribe`] hears it).
     pub fn start(
         config: &Config,
         registry: &Arc<Registry>,
-        changes: mpsc::UnboundedSender<String>,
         shutdown: &CancellationToken,
         go: &CancellationToken,
     ) -> Supervisor {
@@ -57,7 +57,7 @@ impl Supervisor {
                 name: Arc::from(backend.name.as_str()),
                 config: backend.clone(),
                 registry: Arc::clone(registry),
-                changes: changes.clone(),
+                max_message_bytes: config.limits.max_message_bytes,
                 shutdown: shutdown.clone(),
             };
             tasks.spawn(gated(Box::pin(actor.run())));
@@ -74,7 +74,6 @@ impl Supervisor {
                 tasks.spawn(gated(Box::pin(crate::capability::start(
                     caps,
                     registry,
-                    changes.clone(),
                     shutdown.clone(),
                 ))));
             }

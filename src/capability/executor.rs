@@ -14,14 +14,13 @@ use reqwest::{Method, Url};
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value};
 
+use super::response;
 use super::ssrf::NetworkPolicy;
 use super::template::{Missing, value_text};
 use super::{AuthKind, Body, Capability, Provider, Template};
 
 /// Environment variable mapping capability hosts to local test servers (see [`HostOverrides`]).
 pub const OVERRIDE_ENV: &str = "MCP_GATEWAY_CAPABILITY_HOSTS";
-/// Responses are cut here: an agent's context is the scarce resource.
-pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// How much of an error body is quoted back.
 const ERROR_EXCERPT: usize = 500;
 const MAX_REDIRECTS: usize = 5;
@@ -139,6 +138,8 @@ pub struct Executor {
     policy: Arc<NetworkPolicy>,
     overrides: HostOverrides,
     cache: Mutex<HashMap<String, (Instant, CallToolResult)>>,
+    /// Results are cut (as valid JSON) to this size: `capabilities.max_result_bytes`.
+    max_result_bytes: usize,
 }
 
 impl Executor {
@@ -175,7 +176,15 @@ impl Executor {
             policy,
             overrides,
             cache: Mutex::new(HashMap::new()),
+            max_result_bytes: crate::config::DEFAULT_CAPABILITY_RESULT_BYTES,
         })
+    }
+
+    /// Cut results to `max` bytes of JSON text instead of the default.
+    #[must_use]
+    pub fn with_max_result_bytes(mut self, max: usize) -> Executor {
+        self.max_result_bytes = max;
+        self
     }
 
     /// Calls `cap` with `args`. Never fails: problems are `isError` results.
@@ -242,7 +251,7 @@ impl Executor {
             }
         };
         let status = response.status();
-        let (bytes, total, cut) = read_capped(response).await;
+        let (bytes, total, cut) = response::read(response).await;
         if !status.is_success() {
             let excerpt = String::from_utf8_lossy(&bytes);
             let excerpt: String = excerpt.trim().chars().take(ERROR_EXCERPT).collect();
@@ -253,7 +262,13 @@ impl Executor {
                 Attempt::Done(result)
             };
         }
-        Attempt::Done(success(&bytes, total, cut, p.response_path.as_deref()))
+        Attempt::Done(response::into_result(
+            &bytes,
+            total,
+            cut,
+            p.response_path.as_deref(),
+            self.max_result_bytes,
+        ))
     }
 
     fn build(
@@ -437,66 +452,6 @@ fn fill_json(
     }
 }
 
-async fn read_capped(mut response: reqwest::Response) -> (Vec<u8>, usize, bool) {
-    let mut bytes = Vec::new();
-    let mut total = 0;
-    while let Ok(Some(chunk)) = response.chunk().await {
-        total += chunk.len();
-        let room = MAX_RESPONSE_BYTES.saturating_sub(bytes.len());
-        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if total > MAX_RESPONSE_BYTES {
-            // Stop reading: the rest would be thrown away anyway.
-            return (bytes, total, true);
-        }
-    }
-    (bytes, total, false)
-}
-
-fn success(bytes: &[u8], total: usize, cut: bool, path: Option<&[String]>) -> CallToolResult {
-    if cut {
-        let text = String::from_utf8_lossy(bytes);
-        let note = format!(
-            "\n[response cut at {MAX_RESPONSE_BYTES} bytes; more than {total} bytes were sent]"
-        );
-        return CallToolResult::success(vec![ContentBlock::text(format!("{text}{note}"))]);
-    }
-    let Ok(json) = serde_json::from_slice::<Value>(bytes) else {
-        let text = String::from_utf8_lossy(bytes).into_owned();
-        return CallToolResult::success(vec![ContentBlock::text(text)]);
-    };
-    let value = match path {
-        Some(path) => match select(&json, path) {
-            Some(v) => v.clone(),
-            None => {
-                let text = format!(
-                    "response has no `{}`; the whole response follows\n{json}",
-                    path.join(".")
-                );
-                return CallToolResult::success(vec![ContentBlock::text(text)]);
-            }
-        },
-        None => json,
-    };
-    let text = value.to_string();
-    // `structuredContent` must be an object; anything else is wrapped.
-    let structured = match value {
-        Value::Object(_) => value,
-        other => serde_json::json!({ "result": other }),
-    };
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    result.structured_content = Some(structured);
-    result
-}
-
-/// Follows a dot path; numeric segments index arrays.
-fn select<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, seg| match v {
-        Value::Object(map) => map.get(seg),
-        Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
-}
-
 fn tool_error(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -527,25 +482,6 @@ mod tests {
         let args = json!({"n": 5}).as_object().unwrap().clone();
         let out = fill_json(&t, &args, &|_| None).unwrap();
         assert_eq!(out, json!({"n": 5, "s": "id-5", "lit": 3, "list": [5]}));
-    }
-
-    #[test]
-    fn response_path_selects_and_wraps() {
-        let body = br#"{"data": {"items": [{"id": 1}]}}"#;
-        let r = success(
-            body,
-            body.len(),
-            false,
-            Some(&["data".into(), "items".into()]),
-        );
-        assert_eq!(r.structured_content, Some(json!({"result": [{"id": 1}]})));
-        let r = success(
-            body,
-            body.len(),
-            false,
-            Some(&["data".into(), "items".into(), "0".into()]),
-        );
-        assert_eq!(r.structured_content, Some(json!({"id": 1})));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - `pin`: the `sha256:` pin line.
 //! - `load`: files from directories and the catalog embedded in the binary.
 //! - `ssrf` / `executor`: the HTTP call, guarded against private addresses.
+//! - `response` / `truncate`: the response into a result, cut to size as valid JSON.
 //! - `service`: the backend actor that serves a capability set and reloads it on change.
 
 mod builtin;
@@ -14,10 +15,12 @@ mod format;
 pub mod load;
 pub mod openapi;
 pub mod pin;
+mod response;
 mod robustness;
 mod service;
 mod ssrf;
 pub mod template;
+mod truncate;
 mod validate;
 mod watch;
 

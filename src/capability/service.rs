@@ -7,22 +7,40 @@ use std::sync::Arc;
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::executor::{ClientError, Executor, HostOverrides};
 use super::load::{Loaded, Loader};
 use super::ssrf::NetworkPolicy;
 use super::{Capability, watch};
-use crate::backend::BackendHandle;
 use crate::config::CapabilitiesConfig;
 use crate::registry::{Registry, ServerEntry, ServerState, TransportKind, normalize_tool};
+use crate::target::{BackendHandle, CallError, CallFuture, Caller, ToolTarget};
 
 /// The capabilities being served, and the executor that runs them. Cheap to clone.
 #[derive(Clone)]
 pub struct CapabilitySet {
     caps: Arc<BTreeMap<String, Arc<Capability>>>,
     executor: Arc<Executor>,
+}
+
+impl ToolTarget for CapabilitySet {
+    fn call_tool<'a>(
+        &'a self,
+        backend: &'a str,
+        params: CallToolRequestParams,
+        caller: Caller,
+    ) -> CallFuture<'a> {
+        Box::pin(async move {
+            tokio::select! {
+                result = self.call(params) => result.map_err(|error| CallError::Backend {
+                    backend: backend.to_owned(),
+                    error,
+                }),
+                () = caller.cancelled.cancelled() => Err(CallError::Cancelled),
+            }
+        })
+    }
 }
 
 impl CapabilitySet {
@@ -73,6 +91,7 @@ pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, ClientError> {
         allowed_hosts: config.allowed_hosts.iter().cloned().collect(),
     };
     Executor::new(policy, HostOverrides::from_env())
+        .map(|e| e.with_max_result_bytes(config.max_result_bytes))
 }
 
 /// Registers the capability backend as `starting` and returns its actor, which loads in the
@@ -80,7 +99,6 @@ pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, ClientError> {
 pub fn start(
     config: &CapabilitiesConfig,
     registry: &Arc<Registry>,
-    changes: mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send + 'static {
     let description = "REST APIs described by capability files".to_owned();
@@ -93,7 +111,6 @@ pub fn start(
         logged: Default::default(),
         name: config.name.clone(),
         registry: Arc::clone(registry),
-        changes,
         shutdown,
         config: config.clone(),
     };
@@ -105,7 +122,6 @@ struct Actor {
     logged: HashSet<String>,
     name: String,
     registry: Arc<Registry>,
-    changes: mpsc::UnboundedSender<String>,
     shutdown: CancellationToken,
     config: CapabilitiesConfig,
 }
@@ -119,7 +135,6 @@ impl Actor {
                     entry.state = ServerState::Failed;
                     entry.last_error = Some(e.to_string());
                 });
-                self.changed();
                 return;
             }
         };
@@ -196,7 +211,7 @@ impl Actor {
                 entry.tools = Arc::from(tools);
             }
             entry.state = ServerState::Ready;
-            entry.handle = Some(BackendHandle::capabilities(&self.name, set));
+            entry.handle = Some(BackendHandle::new(&self.name, Arc::new(set)));
             entry.problems = problems;
             entry.last_error = None;
         });
@@ -209,11 +224,5 @@ impl Actor {
                 format!("; {} file(s) with problems", loaded.problems.len())
             }
         );
-        self.changed();
-    }
-
-    fn changed(&self) {
-        // The follower is gone only at shutdown.
-        let _ = self.changes.send(self.name.clone());
     }
 }

@@ -1,16 +1,7 @@
 //! `mcp-gateway cap …`: capability files from a terminal — validate, list, pin, verify, and
 //! import an OpenAPI document.
 
-/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
-/// panicking. These commands print their results for a person, so stdout is theirs.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -204,7 +195,7 @@ fn pin_files(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             out!("unchanged  {}", file.display());
             continue;
         }
-        write_atomic(file, &pinned)?;
+        crate::export::file::write_atomic(file, &pinned)?;
         let hash = pin::pinned(&pinned).unwrap_or_default();
         out!("pinned     {}  sha256:{hash}", file.display());
     }
@@ -254,17 +245,4 @@ fn verify(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Temp file in the same directory, then rename: a crash never leaves half a file.
-pub(super) fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
 }

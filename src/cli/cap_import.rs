@@ -1,14 +1,5 @@
 //! `mcp-gateway cap import`: an OpenAPI document (file or URL) → capability files.
 
-/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
-/// panicking. These commands print their results for a person, so stdout is theirs.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -85,6 +76,7 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if let (false, Some(dir)) = (args.dry_run, &args.output) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut kept = Vec::new();
+        let mut writes = Vec::new();
         for g in report.generated.drain(..) {
             let path = dir.join(format!("{}.yaml", g.name));
             match std::fs::read_to_string(&path) {
@@ -102,15 +94,16 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 }
                 Ok(_) => {
                     updated += 1;
-                    super::cap::write_atomic(&path, &g.yaml)?;
+                    writes.push((path, g.yaml.clone()));
                 }
                 Err(_) => {
                     created += 1;
-                    super::cap::write_atomic(&path, &g.yaml)?;
+                    writes.push((path, g.yaml.clone()));
                 }
             }
             kept.push(g);
         }
+        crate::export::file::write_all_atomic(&writes)?;
         report.generated = kept;
     }
     let elapsed = started.elapsed();

@@ -289,7 +289,11 @@ async fn check_backends(
                         s.name
                     ),
                 };
-                r.problem(format!("backend {}: {error}", s.name), fix);
+                // The fix quotes expanded values: keep credentials off the screen.
+                r.problem(
+                    format!("backend {}: {error}", s.name),
+                    b.transport.redact(&fix),
+                );
             }
         }
     }

@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -35,10 +34,9 @@ impl Engine {
         let shutdown = crate::shutdown::on_signals();
         let registry = Arc::new(Registry::default());
         let index = Arc::new(SearchIndex::new()?);
-        let (tx, changes) = mpsc::unbounded_channel();
-        let supervisor = Supervisor::start(config, &registry, tx, &shutdown, go);
+        let supervisor = Supervisor::start(config, &registry, &shutdown, go);
         let gateway = Gateway::new(config, registry, index, go.clone());
-        let follower = tokio::spawn(follow_changes(gateway.clone(), changes, shutdown.clone()));
+        let follower = tokio::spawn(follow_changes(gateway.clone(), shutdown.clone()));
         Ok(Engine {
             gateway,
             shutdown,

@@ -35,6 +35,18 @@ pub fn write(
     before: Option<String>,
     after: String,
 ) -> anyhow::Result<Option<PathBuf>> {
+    write_from(path, before, after, false)
+}
+
+/// [`write`], where `private_source` says the text came from a file not everyone could
+/// read. The result is owner-only (`0600`) then, and also whenever it holds a literal secret:
+/// copying a secret must not make it readable to more people than before.
+pub fn write_from(
+    path: &Path,
+    before: Option<String>,
+    after: String,
+    private_source: bool,
+) -> anyhow::Result<Option<PathBuf>> {
     // The same check before writing and on the read-back after.
     let check = |text: &str| {
         Config::from_yaml(text, path)
@@ -47,12 +59,18 @@ pub fn write(
             path.display()
         );
     }
+    let private = private_source || !export::secret::in_gateway_yaml(&after).is_empty();
     let change = Change {
         path: path.to_path_buf(),
         real_path: export::file::resolve(path)?,
         before,
         after,
         removed: Vec::new(),
+        access: if private {
+            export::file::Access::Private
+        } else {
+            export::file::Access::Keep
+        },
     };
     Ok(export::apply(&change, &check)?)
 }

@@ -152,7 +152,8 @@ pub async fn list(
         rows.push(json!({
             "name": b.name,
             "transport": b.transport.kind(),
-            "target": target.trim(),
+            // Expanded from ${VAR}s: a credential in it stays off the screen.
+            "target": b.transport.redact(target.trim()),
             "enabled": b.enabled,
             "state": status.map(|s| s.state.as_str()).unwrap_or(if b.enabled { "-" } else { "disabled" }),
             "tools": status.map(|s| s.tools),

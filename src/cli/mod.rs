@@ -1,15 +1,28 @@
 //! The command line: clap types and dispatch. One file per command group.
 
+/// Like `println!`, but a closed stdout (`| head`) ends the output quietly instead of
+/// panicking. Terminal commands print their results for a person, so stdout is theirs.
+/// Defined before the `mod` lines so every command file can use it.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cap;
 mod cap_import;
+mod client_entry;
 mod doctor;
 mod engine;
 mod gwfile;
-mod log;
+mod log_sink;
+mod logging;
 mod manage;
 mod probe;
 mod serve;
 mod setup;
+mod setup_import;
 mod terminal;
 
 use std::io::IsTerminal;
@@ -114,7 +127,7 @@ pub enum Command {
     },
 }
 
-pub use log::LogGuard;
+pub use log_sink::LogGuard;
 
 /// How long a terminal command waits for the backends to start before it reports the
 /// slow ones as such and goes on without them.
@@ -137,9 +150,9 @@ pub fn init_logging(cli: &Cli) -> LogGuard {
     };
     let filter =
         EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let (sink, guard) = log::StderrSink::start();
+    let (sink, guard) = log_sink::StderrSink::start();
     tracing_subscriber::fmt()
-        .with_writer(sink)
+        .with_writer(logging::Scrubbed(sink))
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
 use crate::config::{Config, SurfacedTool};
+use crate::gateway::wire::StdioWire;
 use crate::registry::{Registry, ServerState};
 
 /// Longest the backends wait for the client's handshake before starting anyway.
@@ -39,7 +40,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
         .gateway
         .clone()
         .serve_with_ct(
-            rmcp::transport::stdio_pipes(),
+            stdio_wire(config.limits.max_message_bytes),
             engine.shutdown.child_token(),
         )
         .await
@@ -107,4 +108,12 @@ async fn check_surfaced(
             () = shutdown.cancelled() => return,
         }
     }
+}
+
+/// stdin/stdout as the MCP transport (rmcp's non-blocking pipes where it can).
+fn stdio_wire(
+    max_message_bytes: usize,
+) -> StdioWire<rmcp::transport::StdioReader, rmcp::transport::StdioWriter> {
+    let (read, write) = rmcp::transport::stdio_pipes();
+    StdioWire::new(read, write, max_message_bytes)
 }

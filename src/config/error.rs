@@ -7,7 +7,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::locate::LineCol;
+/// A 1-based line and column. It lives here, beside [`Location`], so that `locate` depends
+/// on this module and not the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineCol {
+    pub line: usize,
+    pub column: usize,
+}
 
 /// Where in which file a problem is. Line and column are 1-based and absent only when the
 /// position could not be recovered.

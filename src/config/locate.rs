@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::error::{ConfigError, Location};
+use super::error::{ConfigError, LineCol, Location};
 
 /// One step into the document: a mapping key or a sequence index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +36,6 @@ pub(crate) enum Target {
     Key,
     /// The node the path leads to (for bad values).
     Value,
-}
-
-/// A 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LineCol {
-    pub line: usize,
-    pub column: usize,
 }
 
 /// The text being loaded and its file name: enough to turn a path into a [`Location`].

@@ -35,6 +35,8 @@ mod expand;
 mod keys;
 mod locate;
 mod raw;
+mod redact;
+mod size;
 #[cfg(test)]
 mod tests;
 
@@ -50,6 +52,8 @@ pub use child_env::{child_env, dropped_needs, dropped_needs_advice};
 pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, user_config_path};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Location, UnknownKey};
+pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub};
+pub use size::parse_size;
 
 use locate::{Doc, Seg, Target};
 
@@ -71,6 +75,8 @@ pub struct Config {
     pub surfaced_tools: Vec<SurfacedTool>,
     /// The `capabilities:` section (REST APIs as tools); defaults when absent.
     pub capabilities: CapabilitiesConfig,
+    /// The `limits:` section; defaults when absent.
+    pub limits: Limits,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
@@ -79,6 +85,26 @@ pub struct Config {
     /// these as problems, since the user believes they are on.
     pub ignored_protections: Vec<String>,
 }
+
+/// The `limits:` section: sizes enforced on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest JSON-RPC message read from the client or from a stdio backend. A client
+    /// request over it gets an error naming the limit; a backend response over it fails
+    /// its call with the same.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: crate::framing::DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// How much of a capability's response a call returns when the config sets nothing.
+pub const DEFAULT_CAPABILITY_RESULT_BYTES: usize = 32 * 1024;
 
 /// Name of the capability backend when the config names none.
 pub const DEFAULT_CAPABILITIES_NAME: &str = "capabilities";
@@ -100,6 +126,8 @@ pub struct CapabilitiesConfig {
     pub allow_private_networks: bool,
     /// Hosts (names or IP literals) that may resolve to private addresses.
     pub allowed_hosts: Vec<String>,
+    /// The JSON text of a result is cut (at a JSON boundary, staying valid) to this size.
+    pub max_result_bytes: usize,
 }
 
 impl CapabilitiesConfig {
@@ -118,6 +146,7 @@ impl Default for CapabilitiesConfig {
             builtin: true,
             allow_private_networks: false,
             allowed_hosts: Vec::new(),
+            max_result_bytes: DEFAULT_CAPABILITY_RESULT_BYTES,
         }
     }
 }
@@ -214,14 +243,20 @@ impl fmt::Debug for Transport {
             } => f
                 .debug_struct("Stdio")
                 .field("command", command)
-                .field("args", args)
+                .field(
+                    "args",
+                    &args
+                        .iter()
+                        .map(|a| if looks_secret("", a) { MASK } else { a })
+                        .collect::<Vec<_>>(),
+                )
                 .field("env", &env.keys().collect::<Vec<_>>())
                 .field("cwd", cwd)
                 .field("inherit_env", inherit_env)
                 .finish(),
             Transport::Http { url, headers } => f
                 .debug_struct("Http")
-                .field("url", url)
+                .field("url", &redact_url(url))
                 .field("headers", &headers.keys().collect::<Vec<_>>())
                 .finish(),
         }
@@ -280,6 +315,9 @@ fn capabilities(
         builtin: raw.builtin.unwrap_or(defaults.builtin),
         allow_private_networks: raw.allow_private_networks.unwrap_or(false),
         allowed_hosts: raw.allowed_hosts.unwrap_or_default(),
+        max_result_bytes: raw
+            .max_result_bytes
+            .map_or(defaults.max_result_bytes, |s| s.0),
     })
 }
 
@@ -311,7 +349,14 @@ impl Config {
             }
         };
         tracing::debug!(path = %found.path.display(), "loading config");
-        Config::from_yaml(&text, &found.path)
+        let config = Config::from_yaml(&text, &found.path)?;
+        register_secrets(
+            config
+                .backends
+                .values()
+                .flat_map(|b| b.transport.secret_values()),
+        );
+        Ok(config)
     }
 
     /// Parses, validates and expands `text`. `source` names the file in errors and anchors
@@ -364,6 +409,9 @@ impl Config {
         let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         if let Some(caps) = raw.capabilities {
             config.capabilities = capabilities(doc, caps, &base_dir, env)?;
+        }
+        if let Some(max) = raw.limits.and_then(|l| l.max_message_bytes) {
+            config.limits.max_message_bytes = max.0;
         }
         let surfaced = raw
             .surfaced_tools

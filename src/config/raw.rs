@@ -14,6 +14,7 @@ use serde::de::{self, IgnoredAny};
 
 use super::Mode;
 use super::duration::Dur;
+use super::size::Size;
 
 /// A key we accept for compatibility and otherwise ignore; its value may be anything.
 pub(crate) type Ignored = Option<IgnoredAny>;
@@ -94,6 +95,7 @@ pub(crate) struct RawConfig {
     pub surfaced_tools: Option<Vec<RawSurfacedTool>>,
     pub meta_mcp: Option<RawMetaMcp>,
     pub capabilities: Option<RawCapabilities>,
+    pub limits: Option<RawLimits>,
 
     server: Ignored,
     auth: Ignored,
@@ -191,6 +193,14 @@ pub(crate) struct RawCapabilities {
     pub builtin: Option<bool>,
     pub allow_private_networks: Option<bool>,
     pub allowed_hosts: Option<Vec<String>>,
+    pub max_result_bytes: Option<Size>,
+}
+
+/// The `limits:` section: sizes the gateway enforces on the wire.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "the `limits` section (a mapping)")]
+pub(crate) struct RawLimits {
+    pub max_message_bytes: Option<Size>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,6 +272,7 @@ mod tests {
             "surfaced_tools",
             "meta_mcp",
             "capabilities",
+            "limits",
         ];
         assert_eq!(top.len(), ours.len() + ORIGINAL_SECTIONS.len());
         assert!(ORIGINAL_SECTIONS.iter().all(|k| top.contains(k)));

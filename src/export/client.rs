@@ -69,17 +69,24 @@ pub struct Place {
 }
 
 fn on_path(program: &str, place: &Place) -> bool {
-    let Some(path) = &place.path_var else {
-        return false;
-    };
+    find_program(program, place).is_some()
+}
+
+/// Where `program` is found on the place's `$PATH`, if it is.
+pub fn find_program(program: &str, place: &Place) -> Option<PathBuf> {
+    let path = place.path_var.as_ref()?;
     let exe = if place.os == Os::Windows {
         format!("{program}.exe")
     } else {
         program.to_owned()
     };
-    std::env::split_paths(path).any(|dir| {
-        dir.join(&exe).is_file()
-            || (place.os == Os::Windows && dir.join(format!("{program}.cmd")).is_file())
+    std::env::split_paths(path).find_map(|dir| {
+        let found = dir.join(&exe);
+        if found.is_file() {
+            return Some(found);
+        }
+        let cmd = dir.join(format!("{program}.cmd"));
+        (place.os == Os::Windows && cmd.is_file()).then_some(cmd)
     })
 }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::gateway_yaml::{NewBackend, NewTransport};
+use super::secret::{looks_secret, url_has_secret};
 
 /// One server read from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,17 +71,40 @@ pub fn is_gateway_entry(value: &Value) -> bool {
         .is_some_and(|s| s.to_string_lossy().starts_with("mcp-gateway"))
 }
 
+/// What the client's `${workspaceFolder}` (the folder it has open) can become in the
+/// `gateway.yaml` being written. Never the folder the import happens to run in: that would
+/// give every project's server this one folder (run from `~`, the whole home directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workspace<'a> {
+    /// `gateway.yaml` lies inside the project: the project root as a path relative to the
+    /// file's folder (`.` or `..`), which the backend gets as its `cwd`.
+    Inside(&'a str),
+    /// A `gateway.yaml` outside the project (the user's own): it has no such folder.
+    Outside,
+}
+
+/// What translating one entry's strings found besides the text.
+#[derive(Debug, Default)]
+pub struct Translation {
+    /// Variables that changed meaning, for the preview.
+    pub notes: Vec<String>,
+    /// Why the entry cannot be imported as it is, if it cannot.
+    pub refused: Option<String>,
+    /// Some string pointed into the workspace (relative now).
+    pub workspace: bool,
+}
+
 /// Reads one entry. `Err` says why it was skipped.
 pub fn from_entry(
     client: Client,
     key: &str,
     value: &Value,
     root: &Value,
-    project: &Path,
+    workspace: Workspace<'_>,
 ) -> Result<Imported, String> {
     let mut notes = Vec::new();
-    let mut translated = Vec::new();
-    let mut tr = |s: &str| translate(s, client, root, project, &mut translated);
+    let mut translated = Translation::default();
+    let mut tr = |s: &str| translate(s, client, root, workspace, &mut translated);
     // Cline's CLI nests the transport; older Zed nests the command.
     let v = value
         .get("transport")
@@ -184,14 +208,46 @@ pub fn from_entry(
                 notes.push(format!("env {k} holds a literal secret (written as found)"));
             }
         }
+        let command = tr(&command);
+        let args = args.iter().map(|a| tr(a)).collect();
+        let env = env.iter().map(|(k, v)| (k.clone(), tr(v))).collect();
+        let relative = translated.workspace;
+        // Its own translation: a cwd inside the workspace does not make the other paths
+        // project-relative.
+        let mut in_cwd = Translation::default();
+        let mut cwd = v
+            .get("cwd")
+            .and_then(Value::as_str)
+            .map(|c| translate(c, client, root, workspace, &mut in_cwd));
+        translated.notes.append(&mut in_cwd.notes);
+        if translated.refused.is_none() {
+            translated.refused = in_cwd.refused;
+        }
+        if let Workspace::Inside(root) = workspace {
+            // Paths relative to the project root hold only when the backend runs there.
+            match &cwd {
+                None if relative => cwd = Some(root.to_owned()),
+                Some(dir) if relative && dir != root => {
+                    return Err(format!(
+                        "uses ${{workspaceFolder}} but runs in its own folder `{dir}`, where \
+                         the project-relative paths would not point into the project; add it \
+                         by hand with absolute paths"
+                    ));
+                }
+                _ => {}
+            }
+        }
         NewTransport::Stdio {
-            command: tr(&command),
-            args: args.iter().map(|a| tr(a)).collect(),
-            env: env.iter().map(|(k, v)| (k.clone(), tr(v))).collect(),
-            cwd: v.get("cwd").and_then(Value::as_str).map(&mut tr),
+            command,
+            args,
+            env,
+            cwd,
         }
     };
-    notes.extend(translated);
+    if let Some(why) = translated.refused {
+        return Err(why);
+    }
+    notes.extend(translated.notes);
     if let NewTransport::Http { headers, url } = &transport {
         if url_has_secret(url) {
             notes.push("the URL holds what looks like a secret (written as found)".into());
@@ -226,16 +282,6 @@ pub fn from_entry(
     })
 }
 
-/// A key in the URL itself (`…/sk-…/sse`, `?api_key=…`).
-fn url_has_secret(url: &str) -> bool {
-    url.split(['/', '?', '&', '='])
-        .any(|part| looks_secret("", part))
-        || url.split(['?', '&']).skip(1).any(|pair| {
-            pair.split_once('=')
-                .is_some_and(|(k, v)| looks_secret(k, v))
-        })
-}
-
 fn value_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -243,47 +289,13 @@ fn value_string(v: &Value) -> String {
     }
 }
 
-fn looks_secret(key: &str, value: &str) -> bool {
-    if value.is_empty() || value.contains("${") {
-        return false;
-    }
-    let k = key.to_ascii_uppercase();
-    // By word, so `PLAYWRIGHT_BROWSERS_PATH` is not a `PAT`.
-    k.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
-        matches!(
-            w,
-            "TOKEN"
-                | "SECRET"
-                | "KEY"
-                | "APIKEY"
-                | "PASSWORD"
-                | "PASS"
-                | "PAT"
-                | "AUTHORIZATION"
-                | "AUTH"
-                | "CREDENTIAL"
-                | "CREDENTIALS"
-        )
-    }) || [
-        "Bearer ",
-        "sk-",
-        "ghp_",
-        "github_pat_",
-        "xoxb-",
-        "xoxp-",
-        "sbp_",
-    ]
-    .iter()
-    .any(|p| value.starts_with(p))
-}
-
 /// A client's variable syntax → the gateway's `${VAR}`.
 pub fn translate(
     s: &str,
     client: Client,
     root: &Value,
-    project: &Path,
-    notes: &mut Vec<String>,
+    workspace: Workspace<'_>,
+    found: &mut Translation,
 ) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -294,7 +306,7 @@ pub fn translate(
             let open = if rest.starts_with("${") { 2 } else { 1 };
             if let Some(close) = rest.find('}') {
                 let inner = &rest[open..close];
-                out.push_str(&variable(inner, client, root, project, notes));
+                out.push_str(&variable(inner, client, root, workspace, found));
                 rest = &rest[close + 1..];
                 continue;
             }
@@ -317,13 +329,33 @@ pub fn translate(
     out
 }
 
+/// VS Code's predefined variables that name the open folder or file: the client fills them
+/// per window, so no single gateway.yaml value can stand for them.
+const CLIENT_RELATIVE: &[&str] = &[
+    "workspaceFolderBasename",
+    "file",
+    "fileWorkspaceFolder",
+    "relativeFile",
+    "relativeFileDirname",
+    "fileBasename",
+    "fileBasenameNoExtension",
+    "fileExtname",
+    "fileDirname",
+    "fileDirnameBasename",
+    "cwd",
+    "lineNumber",
+    "selectedText",
+    "execPath",
+];
+
 fn variable(
     inner: &str,
     client: Client,
     root: &Value,
-    project: &Path,
-    notes: &mut Vec<String>,
+    workspace: Workspace<'_>,
+    found: &mut Translation,
 ) -> String {
+    let notes = &mut found.notes;
     if let Some(name) = inner.strip_prefix("env:") {
         return format!("${{{name}}}");
     }
@@ -355,14 +387,35 @@ fn variable(
     }
     match inner {
         "userHome" => "${HOME}".into(),
-        "workspaceFolder" | "workspaceRoot" => {
-            notes.push(format!("${{{inner}}} became {}", project.display()));
-            project.display().to_string()
+        "workspaceFolder" | "workspaceRoot" => match workspace {
+            Workspace::Inside(rel) => {
+                found.workspace = true;
+                notes.push(format!(
+                    "${{{inner}}} became `{rel}`: the project root, relative to gateway.yaml's \
+                     folder, where this backend now runs"
+                ));
+                rel.to_owned()
+            }
+            Workspace::Outside => {
+                found.refused.get_or_insert_with(|| {
+                    format!(
+                        "uses ${{{inner}}}, the folder the client has open, and this gateway.yaml \
+                         belongs to no project; import it into the project's own file: run \
+                         `mcp-gateway --config ./gateway.yaml setup import` in the project"
+                    )
+                });
+                format!("${{{inner}}}")
+            }
+        },
+        _ if CLIENT_RELATIVE.contains(&inner) || inner.starts_with("workspaceFolder:") => {
+            found.refused.get_or_insert_with(|| {
+                format!(
+                    "uses ${{{inner}}}, which the client fills with what it has open; \
+                     gateway.yaml cannot say that: add it by hand with the value written out"
+                )
+            });
+            format!("${{{inner}}}")
         }
-        "workspaceFolderBasename" => project
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
         "pathSeparator" | "/" => std::path::MAIN_SEPARATOR.to_string(),
         _ if client == Client::Opencode && inner.starts_with("file:") => {
             notes.push(format!("{{{inner}}} (a file reference) was kept as text"));
@@ -379,7 +432,13 @@ mod tests {
     use serde_json::json;
 
     fn tr(s: &str, c: Client) -> String {
-        translate(s, c, &json!({}), Path::new("/p"), &mut Vec::new())
+        translate(
+            s,
+            c,
+            &json!({}),
+            Workspace::Inside("."),
+            &mut Translation::default(),
+        )
     }
 
     #[test]
@@ -391,7 +450,7 @@ mod tests {
         assert_eq!(tr("$HOME", Client::Cursor), "$HOME");
         assert_eq!(tr("${input:gh-pat}", Client::Vscode), "${GH_PAT}");
         assert_eq!(tr("${userHome}/x", Client::Vscode), "${HOME}/x");
-        assert_eq!(tr("${workspaceFolder}/x", Client::Cursor), "/p/x");
+        assert_eq!(tr("${workspaceFolder}/x", Client::Cursor), "./x");
     }
 
     #[test]
@@ -406,7 +465,7 @@ mod tests {
             "x",
             &json!({"type": "local", "command": ["npx", "-y", "p"], "environment": {"K": "{env:K}"}}),
             &json!({}),
-            Path::new("/p"),
+            Workspace::Outside,
         )
         .unwrap();
         assert_eq!(oc.identity(), "stdio npx -y p");
@@ -415,7 +474,7 @@ mod tests {
             "s",
             &json!({"command": "x", "env": {"API_KEY": "abc"}}),
             &json!({}),
-            Path::new("/p"),
+            Workspace::Outside,
         )
         .unwrap();
         assert_eq!(secret.notes.len(), 1);

@@ -8,12 +8,14 @@
 //! gateway's entry (and, when asked, entries we replace) changes; comments, key order,
 //! indentation, line endings and unknown keys stay.
 
+pub mod backup;
 pub mod client;
 pub mod file;
 pub mod gateway_yaml;
 pub mod import;
 pub mod jsonc;
 pub mod jsonc_edit;
+pub mod secret;
 pub mod toml;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +56,31 @@ pub enum ExportError {
     InvalidResult { path: PathBuf, message: String },
     #[error("{0}")]
     Refused(String),
+    #[error(
+        "{} {why}; rolling back would lose that. What the rollback would change:\n{diff}\n\
+         To roll back anyway (the current file is first saved as a new backup):\n  \
+         mcp-gateway setup export --rollback {} --force",
+        path.display(),
+        shell_quote(backup)
+    )]
+    Changed {
+        path: PathBuf,
+        backup: PathBuf,
+        why: String,
+        diff: String,
+    },
+}
+
+/// A path as a shell word: as is when it is plain, else single-quoted.
+pub fn shell_quote(path: &Path) -> String {
+    let s = path.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-:+".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 impl ExportError {
@@ -95,6 +122,8 @@ pub struct Change {
     pub after: String,
     /// Server entries removed (with `--replace`).
     pub removed: Vec<String>,
+    /// Who may read the written file.
+    pub access: file::Access,
 }
 
 impl Change {
@@ -245,11 +274,13 @@ pub fn plan_export(
         before,
         after,
         removed: remove.iter().filter(|r| *r != name).cloned().collect(),
+        access: file::Access::Keep,
     })
 }
 
-/// Writes a planned change: backup, atomic write, re-read. Returns the backup's path, or
-/// `None` when there was nothing to do. `check` validates the text read back.
+/// Writes a planned change: backup, atomic write, re-read, record what was written, prune
+/// old backups. Returns the backup's path, or `None` when there was nothing to do. `check`
+/// validates the text read back.
 pub fn apply(
     change: &Change,
     check: &dyn Fn(&str) -> Result<(), String>,
@@ -264,17 +295,19 @@ pub fn apply(
             change.path.display()
         )));
     }
-    let backup = file::backup(&change.real_path)?;
-    file::write_atomic(&change.real_path, &change.after)?;
+    let saved = backup::backup(&change.real_path)?;
+    file::write_with(&change.real_path, change.after.as_bytes(), change.access)?;
     let back = file::read(&change.real_path)?.unwrap_or_default();
     if let Err(message) = check(&back) {
-        let _ = file::rollback(&backup);
+        let _ = backup::undo(&saved, &change.real_path);
         return Err(ExportError::InvalidResult {
             path: change.path.clone(),
             message,
         });
     }
-    Ok(Some(backup))
+    backup::record(&saved, Some(change.after.as_bytes()))?;
+    backup::prune(&change.real_path, std::slice::from_ref(&saved))?;
+    Ok(Some(saved))
 }
 
 /// Checks a client file read back after a write: it parses and holds `entry` under `name`.

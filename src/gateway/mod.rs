@@ -6,6 +6,7 @@ mod catalog;
 mod handlers;
 pub mod meta;
 pub mod names;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -524,14 +524,12 @@ fn timeouts_size_cap_and_fallback() {
     assert!(text_of(&r).contains("timed out"), "{r}");
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 
+    // Not JSON: cut as text to the default cap, with a note saying so.
     let r = gw.invoke("big", json!({}));
     let text = text_of(&r);
-    assert!(text.len() < 300 * 1024, "{}", text.len());
-    assert!(
-        text.contains("[response cut at"),
-        "{}",
-        &text[text.len() - 200..]
-    );
+    assert!(text.len() <= 32 * 1024, "{}", text.len());
+    let note = r["content"][1]["text"].as_str().unwrap_or_default();
+    assert!(note.contains("cut to its first"), "{r}");
 
     let r = gw.invoke("with_fallback", json!({}));
     assert_eq!(r["structuredContent"], json!({"from": "fallback"}), "{r}");
@@ -618,4 +616,47 @@ fn a_directory_created_after_start_is_picked_up() {
     std::fs::remove_file(dir.join("get_item.yaml")).unwrap();
     gw.list_changed(t);
     assert!(gw.tool_names().is_empty());
+}
+
+#[test]
+fn results_over_the_cap_are_cut_to_valid_json_with_a_note() {
+    // Shaped like npm's package document: a few small fields and one huge map.
+    let versions: serde_json::Map<String, Value> = (0..1000)
+        .map(|i| {
+            let v = format!("4.{i}.0");
+            (v.clone(), json!({"name": "express", "version": v, "dist": {"tarball": format!("https://r/{i}.tgz"), "shasum": "0".repeat(40)}}))
+        })
+        .collect();
+    let document =
+        json!({"name": "express", "dist-tags": {"latest": "4.999.0"}, "versions": versions});
+    let size = document.to_string().len();
+    assert!(size > 100 * 1024, "{size}");
+    let server = HttpServer::start(move |_| Reply::json(200, &document));
+    let cap = format!(
+        "name: package\ndescription: t\nproviders:\n  primary:\n    config:\n      base_url: {}\n      path: /express\n",
+        server.url()
+    );
+    let dir = cap_dir(&[("package.yaml", &cap)]);
+    let mut gw = CapGw::start(
+        &dir,
+        "  allow_private_networks: true\n  max_result_bytes: 16KiB\n",
+        &[],
+    );
+
+    let r = gw.invoke("package", json!({}));
+    let text = text_of(&r);
+    assert!(text.len() <= 16 * 1024, "{}", text.len());
+    let parsed: Value = serde_json::from_str(&text).expect("the cut result is valid JSON");
+    assert_eq!(parsed["name"], "express");
+    assert_eq!(parsed["dist-tags"]["latest"], "4.999.0");
+    let kept = parsed["versions"].as_object().unwrap().len();
+    assert!(kept > 0 && kept < 1000, "{kept}");
+    assert_eq!(r["structuredContent"], parsed);
+    let note = r["content"][1]["text"].as_str().unwrap_or_default();
+    assert!(
+        note.contains(&format!("`versions`: kept {kept} of 1000 members"))
+            && note.contains("response_path")
+            && note.contains(&size.to_string()),
+        "{note}"
+    );
 }

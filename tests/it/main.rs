@@ -14,3 +14,5 @@ mod search_eval;
 mod search_quality;
 mod setup;
 mod support;
+mod user_files;
+mod wire;

@@ -49,8 +49,9 @@ pub struct StdioPeer {
     /// The stderr pipe, held open but unread (see [`StdioPeer::spawn_stderr_unread`]).
     unread_stderr: Option<ChildStderr>,
     next_id: u64,
-    /// Responses not yet claimed by `wait_response`, keyed by the id's JSON text.
-    responses: HashMap<String, Value>,
+    /// Responses not yet claimed by `wait_response`, keyed by the id's JSON text; a reused
+    /// id queues its responses in arrival order.
+    responses: HashMap<String, VecDeque<Value>>,
     /// Notifications not yet claimed by `wait_notification`.
     pending: VecDeque<Value>,
     all_notifications: Vec<Value>,
@@ -263,10 +264,14 @@ impl StdioPeer {
     /// The whole response message (`result` or `error`) for `id`, or `None` on timeout or
     /// when stdout closed. Messages arriving meanwhile are queued.
     pub fn wait_response(&mut self, id: u64, timeout: Duration) -> Option<Value> {
-        let key = id.to_string();
+        self.wait_response_key(&id.to_string(), timeout)
+    }
+
+    /// Like `wait_response`, for any id, given as its JSON text (`null`, `"\"a\""`, `1.5`).
+    pub fn wait_response_key(&mut self, key: &str, timeout: Duration) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(resp) = self.responses.remove(&key) {
+            if let Some(resp) = self.responses.get_mut(key).and_then(VecDeque::pop_front) {
                 return Some(resp);
             }
             if !self.pump(deadline) {
@@ -407,7 +412,7 @@ impl StdioPeer {
                     let key = msg
                         .get("id")
                         .map_or_else(|| "null".to_owned(), Value::to_string);
-                    self.responses.insert(key, msg);
+                    self.responses.entry(key).or_default().push_back(msg);
                 }
             }
         }

@@ -1,0 +1,191 @@
+//! The transport to a stdio backend: its stdin and stdout, framed with the gateway's size
+//! limit, and the child process it belongs to.
+//!
+//! In place of rmcp's `TokioChildProcess` because of what happens to a message over the
+//! limit: rmcp drops it and the call waits out its whole timeout. Here a response too big
+//! to keep becomes an error response for its own request id, so the call fails at once
+//! with the size and the limit, and the connection stays usable.
+
+use std::time::Duration;
+
+use process_wrap::tokio::{ChildWrapper, CommandWrap};
+use rmcp::RoleClient;
+use rmcp::model::{
+    ClientJsonRpcMessage, ErrorCode, ErrorData, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
+};
+use rmcp::transport::Transport;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+
+use crate::framing::{Frame, LineReader, Oversized};
+
+/// `error.data.reason` of the error put in place of an oversized response, so the call
+/// can tell it from an error the backend sent (see `call.rs`).
+pub(crate) const TOO_LARGE: &str = "mcp-gateway: message too large";
+
+/// How long `close` waits for the child to exit after its stdin closes; the actor's own
+/// SIGTERM/SIGKILL clock runs meanwhile.
+const EXIT_WAIT: Duration = Duration::from_secs(3);
+
+type Stdin = std::sync::Arc<tokio::sync::Mutex<Option<ChildStdin>>>;
+
+pub(crate) struct ChildTransport {
+    child: Option<Box<dyn ChildWrapper>>,
+    lines: LineReader<ChildStdout>,
+    stdin: Stdin,
+}
+
+impl ChildTransport {
+    /// Spawn `command` with piped stdin, stdout and stderr; the stderr pipe is returned
+    /// for the caller to drain.
+    pub(crate) fn spawn(
+        mut command: CommandWrap,
+        max_message_bytes: usize,
+    ) -> std::io::Result<(ChildTransport, Option<ChildStderr>)> {
+        command
+            .command_mut()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn()?;
+        let missing = |what| std::io::Error::other(format!("the child's {what} is not piped"));
+        let stdin = child.stdin().take().ok_or_else(|| missing("stdin"))?;
+        let stdout = child.stdout().take().ok_or_else(|| missing("stdout"))?;
+        let stderr = child.stderr().take();
+        Ok((
+            ChildTransport {
+                child: Some(child),
+                lines: LineReader::new(stdout, max_message_bytes),
+                stdin: std::sync::Arc::new(tokio::sync::Mutex::new(Some(stdin))),
+            },
+            stderr,
+        ))
+    }
+
+    pub(crate) fn id(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    /// The error that stands in for an oversized response, or `None` for a message that
+    /// answers nothing (a request or notification too big to read is dropped).
+    fn stand_in(&self, over: &Oversized) -> Option<ServerJsonRpcMessage> {
+        let id = match over.id.as_ref()? {
+            Value::String(s) => RequestId::String(s.as_str().into()),
+            Value::Number(n) => RequestId::Number(n.as_i64()?),
+            _ => return None,
+        };
+        if over.has_method {
+            return None;
+        }
+        let error = ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!(
+                "the response of {} bytes is over the limit of {} bytes",
+                over.size,
+                self.lines.max()
+            ),
+            Some(json!({"reason": TOO_LARGE, "size": over.size, "limit": self.lines.max()})),
+        );
+        Some(JsonRpcMessage::error(error, Some(id)))
+    }
+}
+
+/// A response (an `id`, no `method`) that does not decode: an error for its request, so the
+/// call says what was wrong now instead of timing out.
+fn unreadable_response(line: &[u8], error: &serde_json::Error) -> Option<ServerJsonRpcMessage> {
+    let value: Value = serde_json::from_slice(line).ok()?;
+    if value.get("method").is_some() {
+        return None;
+    }
+    let id = match value.get("id")? {
+        Value::String(s) => RequestId::String(s.as_str().into()),
+        Value::Number(n) => RequestId::Number(n.as_i64()?),
+        _ => return None,
+    };
+    let error = ErrorData::new(
+        ErrorCode::INTERNAL_ERROR,
+        format!("the backend's response is not valid MCP: {error}"),
+        None,
+    );
+    Some(JsonRpcMessage::error(error, Some(id)))
+}
+
+impl Transport<RoleClient> for ChildTransport {
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let bytes = serde_json::to_vec(&item).map(|mut b| {
+            b.push(b'\n');
+            b
+        });
+        let stdin = std::sync::Arc::clone(&self.stdin);
+        async move {
+            let bytes = bytes?;
+            let mut guard = stdin.lock().await;
+            let Some(pipe) = guard.as_mut() else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "the backend's stdin is closed",
+                ));
+            };
+            pipe.write_all(&bytes).await?;
+            pipe.flush().await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
+        loop {
+            match self.lines.next().await {
+                Frame::Line => {
+                    match serde_json::from_slice::<ServerJsonRpcMessage>(self.lines.line()) {
+                        Ok(message) => return Some(message),
+                        Err(e) => {
+                            if let Some(error) = unreadable_response(self.lines.line(), &e) {
+                                return Some(error);
+                            }
+                            // Servers print banners and junk on stdout; skip it, as rmcp does.
+                            tracing::debug!("ignoring a line that is not MCP: {e}");
+                        }
+                    }
+                }
+                Frame::Oversized(over) => {
+                    tracing::warn!(
+                        "backend sent a message of {} bytes, over the {}-byte limit",
+                        over.size,
+                        self.lines.max()
+                    );
+                    if let Some(error) = self.stand_in(&over) {
+                        return Some(error);
+                    }
+                }
+                Frame::Eof => return None,
+                Frame::Io(e) => {
+                    tracing::debug!("cannot read from the backend: {e}");
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        // EOF on stdin is the MCP way to ask a stdio server to exit.
+        drop(self.stdin.lock().await.take());
+        if let Some(child) = self.child.as_mut() {
+            let _ = tokio::time::timeout(EXIT_WAIT, child.wait()).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ChildTransport {
+    fn drop(&mut self) {
+        // The command is wrapped with `KillOnDrop`; start the kill without waiting for it.
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+        }
+    }
+}
