@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     mcp_gateway::sys::tune_allocator();
     let cli = mcp_gateway::cli::Cli::parse();
-    mcp_gateway::cli::init_logging(&cli);
+    let log = mcp_gateway::cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -18,15 +18,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = match runtime.block_on(mcp_gateway::cli::run(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("mcp-gateway: {e:#}");
-            ExitCode::from(2)
-        }
-    };
+    let result = runtime.block_on(mcp_gateway::cli::run(cli));
     // When stdin is not a pipe (a terminal), its reader is a blocking read that cannot be
     // cancelled; don't wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    code
+    // Queued log lines first, so the final error comes last.
+    drop(log);
+    result.unwrap_or_else(|e| {
+        eprintln!("mcp-gateway: {e:#}");
+        ExitCode::from(2)
+    })
 }

@@ -73,7 +73,10 @@ impl Actor {
         let stderr = StderrTail::default();
         let progress = ProgressRoutes::default();
         let (mailbox, mut commands) = mpsc::channel(4);
-        let client = BackendClient { mailbox };
+        let client = BackendClient {
+            protocol: offered_version(&self.config),
+            mailbox,
+        };
 
         let opened = match connect::open(&self.name, &self.config, &stderr, self.max_message_bytes)
         {
@@ -168,25 +171,27 @@ impl Actor {
     }
 
     async fn refresh_tools(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
-        let listed = tokio::time::timeout(self.config.timeout, peer.list_all_tools())
+        let listed = tokio::time::timeout(self.config.timeout, super::list::list_tools(peer))
             .await
             .map_err(|_| format!("tools/list not answered within {:?}", self.config.timeout))?
             .map_err(|e| format!("tools/list failed: {e}"))?;
-        let tools: Vec<Tool> = listed.into_iter().map(normalize_tool).collect();
+        for skipped in &listed.skipped {
+            tracing::warn!(backend = %self.name, "{skipped}");
+        }
+        let tools: Vec<Tool> = listed.tools.into_iter().map(normalize_tool).collect();
         // A `list_changed` that changed nothing (some servers send one per call) must not
         // cost a re-index and a notification to the client: swap only a different list.
-        let current = self
-            .registry
-            .snapshot()
-            .server(&self.name)
-            .map(|e| Arc::clone(&e.tools));
-        if current.is_some_and(|old| *old == *tools) {
+        let current = self.registry.snapshot().server(&self.name).cloned();
+        if current.is_some_and(|old| *old.tools == *tools && old.problems == listed.skipped) {
             tracing::debug!(backend = %self.name, "tools/list unchanged ({} tools)", tools.len());
             return Ok(());
         }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
         let tools: Arc<[Tool]> = tools.into();
-        self.registry.update(&self.name, |e| e.tools = tools);
+        self.registry.update(&self.name, |e| {
+            e.tools = tools;
+            e.problems = listed.skipped;
+        });
         Ok(())
     }
 
@@ -209,6 +214,21 @@ impl Actor {
             e.last_error = Some(error.to_owned());
         });
     }
+}
+
+/// The version the config asks for (validated at load), else the latest with `initialize`.
+fn offered_version(config: &BackendConfig) -> rmcp::model::ProtocolVersion {
+    use rmcp::model::ProtocolVersion;
+    config
+        .protocol_version
+        .as_deref()
+        .and_then(|v| {
+            ProtocolVersion::KNOWN_VERSIONS
+                .iter()
+                .find(|known| known.as_str() == v)
+        })
+        .cloned()
+        .unwrap_or(ProtocolVersion::LATEST_WITH_INITIALIZE)
 }
 
 /// Close the connection the way the MCP spec asks (stdin closed, then SIGTERM, then

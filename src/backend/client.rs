@@ -16,6 +16,9 @@ pub(crate) enum ActorCommand {
 
 /// The `ClientHandler` of one backend connection.
 pub(crate) struct BackendClient {
+    /// The version offered in `initialize` (`protocol_version` in gateway.yaml, else the
+    /// latest that has `initialize`).
+    pub(crate) protocol: ProtocolVersion,
     pub(crate) mailbox: mpsc::Sender<ActorCommand>,
 }
 
@@ -28,7 +31,7 @@ impl ClientHandler for BackendClient {
             ClientCapabilities::default(),
             Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")),
         )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+        .with_protocol_version(self.protocol.clone())
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
 use rmcp::RoleClient;
-use rmcp::service::{RunningService, ServiceExt};
+use rmcp::service::{ClientInitializeError, RunningService, ServiceExt};
 use rmcp::transport::streamable_http_client::{
-    StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
+    StreamableHttpClientTransport, StreamableHttpClientTransportConfig, StreamableHttpError,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::ChildStderr;
+use rmcp::transport::worker::WorkerQuitReason;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::client::BackendClient;
@@ -22,10 +22,20 @@ use crate::config::{BackendConfig, Transport, child_env};
 
 /// The last lines a stdio backend wrote to stderr, kept so a failure can say why.
 #[derive(Clone, Default)]
-pub(crate) struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+pub(crate) struct StderrTail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    /// Cancelled when the pipe reaches its end (the process exited or closed it).
+    closed: CancellationToken,
+}
 
 impl StderrTail {
     const KEEP: usize = 20;
+
+    /// Wait (at most `limit`) until the backend's stderr is closed, so the lines a dying
+    /// process wrote last are in the tail before an error message quotes it.
+    pub(crate) async fn closed(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.closed.cancelled()).await;
+    }
 
     fn push(&self, line: String) {
         let mut lines = self.lock();
@@ -49,7 +59,7 @@ impl StderrTail {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
-        match self.0.lock() {
+        match self.lines.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         }
@@ -84,10 +94,16 @@ pub(crate) enum ConnectError {
     Header(String),
     #[error("{0}")]
     Initialize(String),
+    #[error(
+        "the server needs authorization (HTTP 401{challenge}); OAuth sign-in is not supported \
+         yet: give it a token with `headers: {{Authorization: \"Bearer ${{TOKEN}}\"}}`"
+    )]
+    Unauthorized { challenge: String },
 }
 
 impl ConnectError {
-    /// Retrying cannot help: the command does not exist or the config is wrong.
+    /// Retrying cannot help: the command does not exist, the config is wrong, or the server
+    /// wants credentials we do not have.
     pub(crate) fn is_permanent(&self) -> bool {
         !matches!(self, ConnectError::Initialize(_))
     }
@@ -150,36 +166,182 @@ pub(crate) async fn handshake(
     stderr: &StderrTail,
     cancel: CancellationToken,
 ) -> Result<RunningService<RoleClient, BackendClient>, ConnectError> {
-    let served = match opened {
-        Opened::Stdio(child) => {
+    let (served, stdio) = match opened {
+        Opened::Stdio(child) => (
             client
                 .serve_with_ct(Tapped::new(child, progress), cancel)
-                .await
-        }
-        Opened::Http(http) => {
+                .await,
+            true,
+        ),
+        Opened::Http(http) => (
             client
                 .serve_with_ct(Tapped::new(http, progress), cancel)
-                .await
-        }
+                .await,
+            false,
+        ),
     };
-    served.map_err(|e| initialize_error(e, stderr))
+    match served {
+        Ok(service) => Ok(service),
+        Err(e) => Err(initialize_error(&e, stdio, stderr).await),
+    }
 }
 
-fn initialize_error(e: impl std::fmt::Display, stderr: &StderrTail) -> ConnectError {
+/// The cause of a failed handshake in the user's terms: the connection error (refused,
+/// DNS, TLS, HTTP status) rather than rmcp's transport type names, a 401 as "needs
+/// authorization", and for a child that died its last stderr lines.
+async fn initialize_error(
+    e: &ClientInitializeError,
+    stdio: bool,
+    stderr: &StderrTail,
+) -> ConnectError {
+    if let Some(challenge) = e.auth_challenge() {
+        let challenge = if challenge.is_empty() {
+            String::new()
+        } else {
+            format!(", WWW-Authenticate: {challenge}")
+        };
+        return ConnectError::Unauthorized { challenge };
+    }
+    let cause = match e {
+        ClientInitializeError::TransportError { error, .. } => {
+            let chain = error_chain(error.error.as_ref());
+            if stdio && is_closed_pipe(error.error.as_ref()) {
+                "the process exited before answering initialize".to_owned()
+            } else {
+                chain
+            }
+        }
+        ClientInitializeError::ConnectionClosed(_) if stdio => {
+            "the process exited before answering initialize".to_owned()
+        }
+        other => other.to_string(),
+    };
+    if !stdio {
+        return ConnectError::Initialize(cause);
+    }
     // A child that dies during the handshake only says "connection closed"; its stderr
-    // usually says why (missing env var, bad argument), so attach it.
+    // usually says why (missing env var, bad argument). Its last lines may still be in the
+    // pipe: give the reader a moment to reach the end.
+    stderr.closed(Duration::from_secs(1)).await;
     match stderr.summary() {
-        Some(tail) => ConnectError::Initialize(format!("{e}; stderr: {tail}")),
-        None => ConnectError::Initialize(e.to_string()),
+        Some(tail) => ConnectError::Initialize(format!("{cause}; stderr: {tail}")),
+        None => ConnectError::Initialize(cause),
     }
 }
 
-async fn pump_stderr(name: Arc<str>, pipe: ChildStderr, tail: StderrTail) {
-    let mut lines = BufReader::new(pipe).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::info!(target: "backend", backend = %name, "{line}");
-        tail.push(line);
+/// Every distinct message along an error's `source()` chain, outermost first, with a
+/// plain-words lead for a refused connection.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut refused = false;
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        let message = err.to_string();
+        // Wrappers often repeat their source's text; say each thing once.
+        if !message.is_empty() && !text.contains(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+        current = next_source(err);
     }
+    if refused {
+        format!("connection refused ({text})")
+    } else {
+        text
+    }
+}
+
+/// An error's cause. rmcp's HTTP error keeps the reqwest error in a variant that is not
+/// marked as its `source()`, which would hide the DNS or connection error; follow it.
+fn next_source<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    type HttpError = StreamableHttpError<reqwest::Error>;
+    if let Some(HttpError::Client(inner)) = err.downcast_ref::<HttpError>() {
+        return Some(inner);
+    }
+    if let Some(WorkerQuitReason::Fatal { error, .. }) =
+        err.downcast_ref::<WorkerQuitReason<HttpError>>()
+    {
+        return Some(error);
+    }
+    err.source()
+}
+
+fn is_closed_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+            );
+        }
+        current = err.source();
+    }
+    false
+}
+
+/// Longest stderr line kept; the rest of a longer line is dropped (one line of a minified
+/// bundle or a binary dump must not grow memory without bound).
+const MAX_STDERR_LINE: usize = 8 * 1024;
+
+/// Drain the child's stderr until it closes, whatever it writes: bytes, not text (a
+/// non-UTF-8 byte is decoded lossily), with each line capped. Stopping early would close the
+/// pipe and the child's next write would kill it with SIGPIPE.
+///
+/// Lines go to the tail (for error messages) and to the log at DEBUG only: at INFO a chatty
+/// backend would fill the gateway's own log with its output.
+async fn pump_stderr(name: Arc<str>, pipe: impl AsyncRead + Unpin, tail: StderrTail) {
+    let mut reader = BufReader::new(pipe);
+    let mut line = Vec::new();
+    let mut cut = false;
+    loop {
+        let chunk = match reader.fill_buf().await {
+            Ok([]) => break,
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::debug!(target: "backend", backend = %name, "stderr unreadable: {e}");
+                break;
+            }
+        };
+        let (part, newline) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(at) => (&chunk[..at], true),
+            None => (chunk, false),
+        };
+        let room = MAX_STDERR_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&part[..part.len().min(room)]);
+        cut |= part.len() > room;
+        let used = part.len() + usize::from(newline);
+        reader.consume(used);
+        if newline {
+            emit_line(&name, &tail, &line, cut);
+            line.clear();
+            cut = false;
+        }
+    }
+    if !line.is_empty() {
+        emit_line(&name, &tail, &line, cut);
+    }
+    tail.closed.cancel();
+}
+
+fn emit_line(name: &str, tail: &StderrTail, bytes: &[u8], cut: bool) {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    if cut {
+        text.push_str(" [line cut at 8 KiB]");
+    }
+    tracing::debug!(target: "backend", backend = %name, "{text}");
+    tail.push(text);
 }
 
 fn header_map(
@@ -198,17 +360,56 @@ fn header_map(
 }
 
 /// One shared HTTP client: keep-alive pooling off (rmcp's default, which avoids
-/// delayed-ACK stalls on small POSTs) and redirects limited to the same origin's few hops.
+/// delayed-ACK stalls on small POSTs), and at most 3 redirects, all within the origin the
+/// backend's URL names: its headers often carry secrets (`X-API-Key: ${KEY}`), and reqwest
+/// strips only `Authorization` on a cross-host redirect.
 fn http_client() -> reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
+            let redirect = reqwest::redirect::Policy::custom(|attempt| {
+                let same_origin = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if attempt.previous().len() > 3 {
+                    attempt.error("more than 3 redirects")
+                } else if same_origin {
+                    attempt.follow()
+                } else {
+                    let to = attempt.url().origin().ascii_serialization();
+                    attempt.error(format!("redirected to another origin ({to}); not followed"))
+                }
+            });
             reqwest::Client::builder()
                 .pool_max_idle_per_host(0)
                 .connect_timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::limited(3))
+                .redirect(redirect)
                 .build()
                 .unwrap_or_default()
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stderr_is_read_to_the_end_whatever_it_holds() {
+        let mut bytes = b"bad \xff\xfe byte\r\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'y', 100 * 1024));
+        bytes.extend_from_slice(b"\nlast words");
+        let tail = StderrTail::default();
+        pump_stderr(Arc::from("t"), &bytes[..], tail.clone()).await;
+        let lines: Vec<String> = tail.lock().iter().cloned().collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0], "bad \u{fffd}\u{fffd} byte");
+        assert!(lines[1].starts_with("yyy") && lines[1].ends_with("[line cut at 8 KiB]"));
+        assert!(lines[1].len() < MAX_STDERR_LINE + 32, "{}", lines[1].len());
+        assert_eq!(lines[2], "last words");
+        // The end of the pipe is announced, so error messages can wait for the last lines.
+        tail.closed(Duration::from_millis(10)).await;
+        assert!(tail.closed.is_cancelled());
+    }
 }

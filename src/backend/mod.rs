@@ -7,6 +7,7 @@ mod actor;
 mod call;
 mod client;
 mod connect;
+mod list;
 mod progress;
 mod stdio;
 
@@ -62,7 +63,7 @@ impl Supervisor {
             tasks.spawn(gated(Box::pin(actor.run())));
         }
         let caps = &config.capabilities;
-        if caps.enabled {
+        if caps.serves_anything() {
             if config.backends.contains_key(&caps.name) {
                 tracing::warn!(
                     "capabilities are not served: a backend is already named `{}` \

@@ -34,11 +34,18 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Host → replacement origin (`scheme://host:port`), for tests and local mirrors: e.g.
+/// Host → replacement origin (`scheme://host:port`): a test hook, e.g.
 /// `MCP_GATEWAY_CAPABILITY_HOSTS="crates.io=http://127.0.0.1:8080,pypi.org=http://127.0.0.1:8080"`.
-/// A replaced host's target is trusted as if listed in `allowed_hosts`.
+/// A replaced host's target is trusted as if listed in `allowed_hosts`, so the variable is
+/// read only by builds with the `test-hooks` cargo feature, which only the test suite turns
+/// on (see `Cargo.toml`): in a release an environment variable must not be able to widen
+/// the SSRF guard. Even there, `https` is never downgraded to `http` except toward a
+/// loopback address.
 #[derive(Debug, Clone, Default)]
 pub struct HostOverrides(BTreeMap<String, Url>);
+
+/// Whether this build reads [`OVERRIDE_ENV`].
+pub const TEST_HOOKS: bool = cfg!(feature = "test-hooks");
 
 impl HostOverrides {
     /// Parses `host=origin` pairs separated by commas; malformed pairs are logged and skipped.
@@ -60,16 +67,41 @@ impl HostOverrides {
         HostOverrides(map)
     }
 
+    /// The overrides from [`OVERRIDE_ENV`], in a build with test hooks; otherwise none, and
+    /// a warning if the variable is set.
     pub fn from_env() -> HostOverrides {
-        std::env::var(OVERRIDE_ENV)
-            .map(|s| HostOverrides::parse(&s))
-            .unwrap_or_default()
+        HostOverrides::from_value(TEST_HOOKS, std::env::var(OVERRIDE_ENV).ok().as_deref())
+    }
+
+    fn from_value(hooks: bool, value: Option<&str>) -> HostOverrides {
+        match value {
+            Some(spec) if hooks => {
+                tracing::warn!(
+                    "{OVERRIDE_ENV} is set: capability hosts are redirected (a test build)"
+                );
+                HostOverrides::parse(spec)
+            }
+            Some(_) => {
+                tracing::warn!(
+                    "{OVERRIDE_ENV} is a test hook this build does not have; it is ignored"
+                );
+                HostOverrides::default()
+            }
+            None => HostOverrides::default(),
+        }
     }
 
     fn apply(&self, url: &mut Url) {
         let Some(target) = url.host_str().and_then(|h| self.0.get(h)) else {
             return;
         };
+        if url.scheme() == "https" && target.scheme() != "https" && !is_loopback(target) {
+            tracing::warn!(
+                "{OVERRIDE_ENV}: not downgrading https://{} to {target}",
+                url.host_str().unwrap_or("")
+            );
+            return;
+        }
         // Only fails for URLs that cannot have a host, which an http(s) URL always can.
         let _ = url.set_scheme(target.scheme());
         let _ = url.set_host(target.host_str());
@@ -81,6 +113,18 @@ impl HostOverrides {
             .values()
             .filter_map(|u| u.host_str().map(str::to_owned))
     }
+}
+
+/// A target on this machine: `localhost` or a loopback IP literal.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The HTTP client could not be built (in practice: no TLS provider installed).
@@ -446,6 +490,26 @@ mod tests {
         let mut url = Url::parse("https://crates.io/api/v1/crates?q=x").unwrap();
         o.apply(&mut url);
         assert_eq!(url.as_str(), "http://127.0.0.1:9/api/v1/crates?q=x");
+    }
+
+    #[test]
+    fn overrides_never_downgrade_https_off_the_machine() {
+        let o =
+            HostOverrides::parse("crates.io=http://mirror.example:80,pypi.org=https://m.example");
+        let mut url = Url::parse("https://crates.io/api").unwrap();
+        o.apply(&mut url);
+        assert_eq!(url.as_str(), "https://crates.io/api");
+        let mut url = Url::parse("https://pypi.org/x").unwrap();
+        o.apply(&mut url);
+        assert_eq!(url.as_str(), "https://m.example/x");
+    }
+
+    #[test]
+    fn overrides_are_read_only_with_test_hooks() {
+        let spec = Some("crates.io=http://127.0.0.1:9");
+        assert!(HostOverrides::from_value(false, spec).0.is_empty());
+        assert_eq!(HostOverrides::from_value(true, spec).0.len(), 1);
+        assert!(HostOverrides::from_value(true, None).0.is_empty());
     }
 
     #[test]

@@ -31,7 +31,7 @@ use std::time::Duration;
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
 
-pub use executor::{ClientError, Executor, HostOverrides, OVERRIDE_ENV};
+pub use executor::{ClientError, Executor, HostOverrides, OVERRIDE_ENV, TEST_HOOKS};
 pub use load::{LoadProblem, Loaded, LoadedCapability, Loader, Source, load_text};
 pub use service::{CapabilitySet, executor, start};
 pub use ssrf::NetworkPolicy;

@@ -13,26 +13,45 @@ use crate::config::{Config, Transport};
 use crate::export::{self, Client, Place, Scope, import};
 use crate::registry::ServerState;
 
+/// How a line of the report is marked.
+#[derive(Clone, Copy)]
+enum Mark {
+    Ok,
+    /// Worth knowing, not a failure (does not change the exit code).
+    Warn,
+    Problem,
+}
+
 struct Report {
-    lines: Vec<(bool, String)>,
+    lines: Vec<(Mark, String)>,
     problems: Vec<(String, String)>,
+    warnings: Vec<String>,
     json: serde_json::Map<String, Value>,
 }
 
 impl Report {
     fn ok(&mut self, what: String) {
-        self.lines.push((true, what));
+        self.lines.push((Mark::Ok, what));
+    }
+    fn warn(&mut self, what: String) {
+        self.lines.push((Mark::Warn, what.clone()));
+        self.warnings.push(what);
     }
     fn problem(&mut self, what: String, fix: String) {
-        self.lines.push((false, what.clone()));
+        self.lines.push((Mark::Problem, what.clone()));
         self.problems.push((what, fix));
     }
 }
 
-pub async fn run(explicit: Option<&Path>, as_json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    explicit: Option<&Path>,
+    as_json: bool,
+    wait: Duration,
+) -> anyhow::Result<ExitCode> {
     let mut r = Report {
         lines: Vec::new(),
         problems: Vec::new(),
+        warnings: Vec::new(),
         json: serde_json::Map::new(),
     };
     let config = match Config::load(explicit) {
@@ -64,8 +83,11 @@ pub async fn run(explicit: Option<&Path>, as_json: bool) -> anyhow::Result<ExitC
         }
     };
     if let Some(config) = &config {
+        check_ignored(config, &mut r);
         check_env(config, &mut r);
-        check_backends(config, &mut r).await;
+        check_child_env(config, &mut r);
+        let statuses = check_backends(config, wait, &mut r).await;
+        check_surfaced(config, &statuses, &mut r);
     }
     check_clients(&mut r);
 
@@ -77,10 +99,16 @@ pub async fn run(explicit: Option<&Path>, as_json: bool) -> anyhow::Result<ExitC
     if as_json {
         r.json.insert("ok".into(), json!(problems.is_empty()));
         r.json.insert("problems".into(), Value::Array(problems));
+        r.json.insert("warnings".into(), json!(r.warnings));
         println!("{}", serde_json::to_string_pretty(&Value::Object(r.json))?);
     } else {
-        for (ok, line) in &r.lines {
-            println!("{} {line}", if *ok { "ok " } else { "ERR" });
+        for (mark, line) in &r.lines {
+            let mark = match mark {
+                Mark::Ok => "ok  ",
+                Mark::Warn => "warn",
+                Mark::Problem => "ERR ",
+            };
+            println!("{mark} {line}");
         }
         if r.problems.is_empty() {
             println!("\nno problems found");
@@ -98,6 +126,24 @@ pub async fn run(explicit: Option<&Path>, as_json: bool) -> anyhow::Result<ExitC
     })
 }
 
+/// Keys of the original mcp-gateway that are accepted but do nothing. Those that configure
+/// a protection are problems: the user believes the protection is on.
+fn check_ignored(config: &Config, r: &mut Report) {
+    for what in &config.ignored_protections {
+        r.problem(
+            format!("config: {what}"),
+            "this gateway does not enforce it: remove the key, and keep the servers it \
+             protected out of `backends:` (or restrict them by other means) until then"
+                .into(),
+        );
+    }
+    for warning in &config.warnings {
+        if !config.ignored_protections.contains(warning) {
+            r.warn(format!("config: {warning}"));
+        }
+    }
+}
+
 fn check_env(config: &Config, r: &mut Report) {
     let mut vars = Vec::new();
     for var in config.referenced_vars() {
@@ -107,11 +153,14 @@ fn check_env(config: &Config, r: &mut Report) {
             .filter(|b| b.unset_vars.contains(&var))
             .map(|b| b.name.as_str())
             .collect();
-        let set = users.is_empty();
-        vars.push(json!({"name": var, "set": set, "backends": users}));
-        if set {
-            r.ok(format!("env: ${{{var}}} is set"));
-        } else {
+        let unset_without_default = !users.is_empty();
+        // `${X:-default}` expands to its default when X is unset or empty.
+        let in_env = std::env::var_os(&var).is_some_and(|v| !v.is_empty());
+        vars.push(
+            json!({"name": var, "set": in_env, "default_used": !in_env && !unset_without_default,
+            "backends": users}),
+        );
+        if unset_without_default {
             r.problem(
                 format!("env: ${{{var}}} is not set (used by {})", users.join(", ")),
                 format!(
@@ -119,32 +168,101 @@ fn check_env(config: &Config, r: &mut Report) {
                      or give a default in gateway.yaml: ${{{var}:-value}}"
                 ),
             );
+        } else if in_env {
+            r.ok(format!("env: ${{{var}}} is set"));
+        } else {
+            r.ok(format!(
+                "env: ${{{var}}} is not set; the default from `${{{var}:-…}}` in gateway.yaml is used"
+            ));
         }
     }
     r.json.insert("env".into(), Value::Array(vars));
 }
 
-async fn check_backends(config: &Config, r: &mut Report) {
-    let statuses = match super::probe::run(config, Duration::from_secs(60)).await {
+/// Stdio backends whose command suggests they need variables the allow-list drops.
+fn check_child_env(config: &Config, r: &mut Report) {
+    for b in config.backends.values().filter(|b| b.enabled) {
+        let Transport::Stdio {
+            command,
+            args,
+            env,
+            inherit_env,
+            ..
+        } = &b.transport
+        else {
+            continue;
+        };
+        let missing = crate::config::dropped_needs(command, args, env, *inherit_env);
+        if !missing.is_empty() {
+            r.warn(crate::config::dropped_needs_advice(&b.name, &missing));
+        }
+    }
+}
+
+/// `surfaced_tools` entries must name a configured server and one of its tools; a typo
+/// leaves the pinned tool silently missing from the client's list.
+fn check_surfaced(config: &Config, statuses: &[super::probe::Status], r: &mut Report) {
+    for pin in &config.surfaced_tools {
+        let status = statuses.iter().find(|s| s.name == pin.server);
+        let what = format!("surfaced_tools: `{}/{}`", pin.server, pin.tool);
+        match status {
+            None => r.problem(
+                format!("{what} names no configured server"),
+                format!(
+                    "fix `server: {}` in `surfaced_tools` (servers: {})",
+                    pin.server,
+                    statuses
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Some(s) if s.state == ServerState::Ready && !s.tool_names.contains(&pin.tool) => r
+                .problem(
+                    format!("{what}: server `{}` has no tool `{}`", pin.server, pin.tool),
+                    format!(
+                        "fix `tool: {}` in `surfaced_tools` (`mcp-gateway search --server {} …` \
+                         lists its tools)",
+                        pin.tool, pin.server
+                    ),
+                ),
+            Some(s) if s.state == ServerState::Ready => r.ok(format!("{what} exists")),
+            // Not ready: its tools cannot be checked; the backend line says why.
+            Some(_) => {}
+        }
+    }
+}
+
+async fn check_backends(
+    config: &Config,
+    wait: Duration,
+    r: &mut Report,
+) -> Vec<super::probe::Status> {
+    let statuses = match super::probe::run(config, wait).await {
         Ok(statuses) => statuses,
         Err(e) => {
             r.problem(
                 format!("cannot start the backends: {e:#}"),
                 "run `mcp-gateway serve` with MCP_GATEWAY_LOG=debug to see why".into(),
             );
-            return;
+            return Vec::new();
         }
     };
     let mut out = Vec::new();
     for s in &statuses {
-        let Some(b) = config.backends.get(&s.name) else {
-            continue;
-        };
         let ms = s.start.map(|d| d.as_millis() as u64);
         out.push(
-            json!({"name": s.name, "state": s.state.as_str(), "tools": s.tools,
-            "start_ms": ms, "error": s.error}),
+            json!({"name": s.name, "transport": s.transport.as_str(), "state": s.state.as_str(),
+            "tools": s.tools, "start_ms": ms, "error": s.error, "problems": s.problems}),
         );
+        for problem in &s.problems {
+            r.warn(format!("backend {}: {problem}", s.name));
+        }
+        let Some(b) = config.backends.get(&s.name) else {
+            capability_line(config, s, r);
+            continue;
+        };
         match s.state {
             ServerState::Ready => r.ok(format!(
                 "backend {}: answered tools/list with {} tools in {} ms",
@@ -180,6 +298,29 @@ async fn check_backends(config: &Config, r: &mut Report) {
         }
     }
     r.json.insert("backends".into(), Value::Array(out));
+    statuses
+}
+
+/// The capability backend (the built-in catalog and capability directories) is a backend
+/// like the others for the user: its tools compete in search and make outbound calls.
+fn capability_line(config: &Config, s: &super::probe::Status, r: &mut Report) {
+    let caps = &config.capabilities;
+    let what = match (caps.builtin, caps.directories.len()) {
+        (true, 0) => "the built-in REST catalog".to_owned(),
+        (true, n) => format!("the built-in REST catalog and {n} capability directories"),
+        (false, n) => format!("{n} capability directories"),
+    };
+    match s.state {
+        ServerState::Ready => r.ok(format!("backend {} ({what}): {} tools", s.name, s.tools)),
+        _ => r.problem(
+            format!(
+                "backend {} ({what}): {}",
+                s.name,
+                s.error.as_deref().unwrap_or("unknown error")
+            ),
+            "run `mcp-gateway cap validate` on the capability directories".into(),
+        ),
+    }
 }
 
 /// A wired entry whose binary moved or was deleted leaves the client with no tools at all.

@@ -45,31 +45,45 @@ impl Engine {
         })
     }
 
-    /// Wait until no backend is starting (at most `limit`), with a progress line for a
-    /// person at a terminal: starting can take seconds (npx downloads).
+    /// Wait until no backend is starting (at most `limit`), showing which ones are still
+    /// starting: starting can take seconds (npx downloads), and a silent wait looks hung.
     pub async fn settle(&self, limit: Duration) {
-        self.gateway
-            .registry()
-            .wait_all_settled(limit, progress_line)
-            .await;
-        finish_progress_line();
+        self.settle_some(None, limit).await;
     }
 
-    /// Wait until `server` is no longer starting (at most `limit`), with the progress line.
+    /// Wait until `server` is no longer starting (at most `limit`), with the same progress.
     pub async fn settle_one(&self, server: &str, limit: Duration) {
+        self.settle_some(Some(server), limit).await;
+    }
+
+    async fn settle_some(&self, only: Option<&str>, limit: Duration) {
         let registry = self.gateway.registry();
-        let waiting = registry.wait_settled(server, limit);
-        tokio::pin!(waiting);
+        let waiting_for = |snap: &Snapshot| -> Vec<String> {
+            snap.starting()
+                .into_iter()
+                .filter(|name| only.is_none_or(|o| o == *name))
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut progress = Progress::new(limit);
+        let mut changes = registry.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
         loop {
+            let snap = registry.snapshot();
+            let starting = waiting_for(&snap);
+            if starting.is_empty() {
+                break;
+            }
+            progress.show(&snap, &starting);
             tokio::select! {
-                _ = &mut waiting => break,
-                _ = ticker.tick() => progress_line(&registry.snapshot()),
+                () = tokio::time::sleep_until(deadline) => break,
+                changed = changes.changed() => if changed.is_err() { break },
+                _ = ticker.tick() => {}
             }
         }
-        finish_progress_line();
+        progress.finish();
     }
-
     /// Stop the backends and the follower; bounded.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -78,27 +92,66 @@ impl Engine {
     }
 }
 
-/// One updating status line on stderr, only when a person is watching.
-fn progress_line(snap: &Snapshot) {
-    if !std::io::stderr().is_terminal() || snap.servers.is_empty() {
-        return;
-    }
-    let count = |state| snap.servers.values().filter(|s| s.state == state).count();
-    let starting = snap.starting();
-    eprint!(
-        "\r\x1b[2Kbackends: {} ready, {} failed, {} starting{}",
-        count(ServerState::Ready),
-        count(ServerState::Failed),
-        starting.len(),
-        starting
-            .first()
-            .map_or(String::new(), |w| format!(" (waiting for {w})"))
-    );
-    let _ = std::io::stderr().flush();
+/// What is said of a backend still starting when the wait is over.
+pub(super) fn slow_start(limit: Duration) -> String {
+    format!(
+        "still starting after {}s: slow to start or hung (`--wait 60s` waits longer)",
+        limit.as_secs_f32()
+    )
 }
 
-fn finish_progress_line() {
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K");
+/// What a person sees while backends start: an updating line at a terminal; otherwise
+/// (a log, a script) a plain line after the first second and whenever the set of backends
+/// still starting changes.
+struct Progress {
+    terminal: bool,
+    began: std::time::Instant,
+    limit: Duration,
+    last: Vec<String>,
+    shown: bool,
+}
+
+impl Progress {
+    /// Quiet for this long: most backends are up before anyone would wonder.
+    const GRACE: Duration = Duration::from_secs(1);
+
+    fn new(limit: Duration) -> Progress {
+        Progress {
+            terminal: std::io::stderr().is_terminal(),
+            began: std::time::Instant::now(),
+            limit,
+            last: Vec::new(),
+            shown: false,
+        }
+    }
+
+    fn show(&mut self, snap: &Snapshot, starting: &[String]) {
+        let waited = self.began.elapsed();
+        if waited < Self::GRACE {
+            return;
+        }
+        let count = |state| snap.servers.values().filter(|s| s.state == state).count();
+        let line = format!(
+            "backends: {} ready, {} failed, still starting: {} ({}s of {}s; --wait changes it)",
+            count(ServerState::Ready),
+            count(ServerState::Failed),
+            starting.join(", "),
+            waited.as_secs(),
+            self.limit.as_secs()
+        );
+        if self.terminal {
+            eprint!("\r\x1b[2K{line}");
+            let _ = std::io::stderr().flush();
+        } else if starting != self.last.as_slice() {
+            eprintln!("{line}");
+            self.last = starting.to_vec();
+        }
+        self.shown = true;
+    }
+
+    fn finish(&self) {
+        if self.terminal && self.shown {
+            eprint!("\r\x1b[2K");
+        }
     }
 }

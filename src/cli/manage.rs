@@ -132,11 +132,15 @@ pub fn remove(name: &str, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn list(config: &Config, as_json: bool, probe: bool) -> anyhow::Result<ExitCode> {
-    let statuses = if probe {
-        super::probe::run(config, Duration::from_secs(60)).await?
-    } else {
-        Vec::new()
+/// `probe`: start the backends and wait this long for them.
+pub async fn list(
+    config: &Config,
+    as_json: bool,
+    probe: Option<Duration>,
+) -> anyhow::Result<ExitCode> {
+    let statuses = match probe {
+        Some(limit) => super::probe::run(config, limit).await?,
+        None => Vec::new(),
     };
     let mut rows = Vec::new();
     for b in config.backends.values() {
@@ -151,7 +155,28 @@ pub async fn list(config: &Config, as_json: bool, probe: bool) -> anyhow::Result
             // Expanded from ${VAR}s: a credential in it stays off the screen.
             "target": b.transport.redact(target.trim()),
             "enabled": b.enabled,
-            "state": status.map(|s| s.state.as_str()),
+            "state": status.map(|s| s.state.as_str()).unwrap_or(if b.enabled { "-" } else { "disabled" }),
+            "tools": status.map(|s| s.tools),
+            "start_ms": status.and_then(|s| s.start.map(|d| d.as_millis() as u64)),
+            "error": status.and_then(|s| s.error.clone()),
+        }));
+    }
+    // The capability backend is not in `backends:` but is a backend all the same: its
+    // tools compete in search and call out to the network.
+    let caps = &config.capabilities;
+    if caps.serves_anything() && !config.backends.contains_key(&caps.name) {
+        let status = statuses.iter().find(|s| s.name == caps.name);
+        let mut target = Vec::new();
+        if caps.builtin {
+            target.push("built-in REST catalog".to_owned());
+        }
+        target.extend(caps.directories.iter().map(|d| d.display().to_string()));
+        rows.push(json!({
+            "name": caps.name,
+            "transport": "capability",
+            "target": target.join(", "),
+            "enabled": true,
+            "state": status.map_or("-", |s| s.state.as_str()),
             "tools": status.map(|s| s.tools),
             "start_ms": status.and_then(|s| s.start.map(|d| d.as_millis() as u64)),
             "error": status.and_then(|s| s.error.clone()),
@@ -161,25 +186,26 @@ pub async fn list(config: &Config, as_json: bool, probe: bool) -> anyhow::Result
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if rows.is_empty() {
+    if config.backends.is_empty() {
         let at = config
             .source
             .as_ref()
             .map_or("(no config file)".to_owned(), |p| p.display().to_string());
         println!("no backends in {at}; add one with `mcp-gateway add <name> -- <command> [args…]`");
     }
-    for (row, b) in rows.iter().zip(config.backends.values()) {
-        let state = row["state"]
-            .as_str()
-            .unwrap_or(if b.enabled { "-" } else { "disabled" });
-        let detail = match (row["tools"].as_u64(), row["start_ms"].as_u64()) {
-            (Some(t), Some(ms)) if state == "ready" => format!("{t} tools, started in {ms} ms"),
+    for row in &rows {
+        let state = row["state"].as_str().unwrap_or("-");
+        let detail = match row["tools"].as_u64() {
+            Some(t) if state == "ready" => match row["start_ms"].as_u64() {
+                Some(ms) => format!("{t} tools, started in {ms} ms"),
+                None => format!("{t} tools"),
+            },
             _ => row["error"].as_str().unwrap_or("").to_owned(),
         };
         println!(
-            "{:<20} {:<5} {:<9} {}  {}",
-            b.name,
-            b.transport.kind(),
+            "{:<20} {:<10} {:<9} {}  {}",
+            row["name"].as_str().unwrap_or(""),
+            row["transport"].as_str().unwrap_or(""),
             state,
             row["target"].as_str().unwrap_or(""),
             detail

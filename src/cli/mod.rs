@@ -16,6 +16,7 @@ mod client_entry;
 mod doctor;
 mod engine;
 mod gwfile;
+mod log_sink;
 mod logging;
 mod manage;
 mod probe;
@@ -65,6 +66,8 @@ pub enum Command {
         /// Print the raw JSON result.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        wait: WaitArg,
     },
     /// Call one backend tool, as `gateway_invoke` does.
     Call {
@@ -76,6 +79,8 @@ pub enum Command {
         /// Print the raw JSON result.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        wait: WaitArg,
     },
     /// Connect AI clients to the gateway (`setup export`) or pull their servers in (`setup import`).
     #[command(subcommand)]
@@ -91,6 +96,8 @@ pub enum Command {
         /// Don't start the backends; show the config only.
         #[arg(long)]
         no_probe: bool,
+        #[command(flatten)]
+        wait: WaitArg,
     },
     /// Show one backend's configuration as written.
     Get {
@@ -102,6 +109,8 @@ pub enum Command {
     Doctor {
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        wait: WaitArg,
     },
     /// Write a commented starter gateway.yaml.
     Init {
@@ -118,8 +127,22 @@ pub enum Command {
     },
 }
 
-/// Logs go to stderr only: in `serve`, stdout carries the protocol.
-pub fn init_logging(cli: &Cli) {
+pub use log_sink::LogGuard;
+
+/// How long a terminal command waits for the backends to start before it reports the
+/// slow ones as such and goes on without them.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WaitArg {
+    /// How long to wait for backends to start, e.g. `10s`, `2m`; slower ones are reported
+    /// as still starting.
+    #[arg(long = "wait", id = "wait", value_name = "DURATION", default_value = "10s",
+          value_parser = crate::config::parse_duration)]
+    pub limit: std::time::Duration,
+}
+
+/// Logs go to stderr only: in `serve`, stdout carries the protocol. Keep the guard until
+/// exit: dropping it writes out the lines still queued.
+pub fn init_logging(cli: &Cli) -> LogGuard {
     // A person at a terminal wants results, not the backends' chatter.
     let default = match cli.command {
         Command::Serve => "info,rmcp=warn",
@@ -127,11 +150,13 @@ pub fn init_logging(cli: &Cli) {
     };
     let filter =
         EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let (sink, guard) = log_sink::StderrSink::start();
     tracing_subscriber::fmt()
-        .with_writer(logging::Scrubbed(std::io::stderr))
+        .with_writer(logging::Scrubbed(sink))
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();
+    guard
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -145,7 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Setup(command) => setup::run(command, explicit),
         Command::Add(args) => manage::add(args, explicit),
         Command::Remove { name } => manage::remove(&name, explicit),
-        Command::Doctor { json } => doctor::run(explicit, json).await,
+        Command::Doctor { json, wait } => doctor::run(explicit, json, wait.limit).await,
         Command::Init { force } => manage::init(explicit, force),
         Command::Completions { shell } => manage::completions(shell),
         Command::Serve => serve::run(load(explicit)?).await,
@@ -154,14 +179,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             server,
             json,
-        } => terminal::search(load(explicit)?, &query.join(" "), limit, server, json).await,
+            wait,
+        } => {
+            let query = query.join(" ");
+            terminal::search(load(explicit)?, &query, limit, server, json, wait.limit).await
+        }
         Command::Call {
             server,
             tool,
             arguments,
             json,
-        } => terminal::call(load(explicit)?, &server, &tool, &arguments, json).await,
-        Command::List { json, no_probe } => manage::list(&load(explicit)?, json, !no_probe).await,
+            wait,
+        } => {
+            terminal::call(
+                load(explicit)?,
+                &server,
+                &tool,
+                &arguments,
+                json,
+                wait.limit,
+            )
+            .await
+        }
+        Command::List {
+            json,
+            no_probe,
+            wait,
+        } => {
+            let probe = (!no_probe).then_some(wait.limit);
+            manage::list(&load(explicit)?, json, probe).await
+        }
         Command::Get { name, json } => manage::get(&name, &load(explicit)?, json),
         Command::Cap { command } => cap::run(load(explicit)?, command).await,
     }

@@ -5,14 +5,19 @@ use std::time::Duration;
 
 use super::engine::Engine;
 use crate::config::Config;
-use crate::registry::ServerState;
+use crate::registry::{ServerState, TransportKind};
 
 /// One backend after its start attempt.
 #[derive(Debug, Clone)]
 pub struct Status {
     pub name: String,
+    pub transport: TransportKind,
     pub state: ServerState,
     pub tools: usize,
+    pub tool_names: Vec<String>,
+    /// Problems that do not stop the backend (a tool skipped for a bad definition, a
+    /// capability file refused).
+    pub problems: Vec<String>,
     /// Spawn → `tools/list` answered.
     pub start: Option<Duration>,
     pub error: Option<String>,
@@ -28,11 +33,14 @@ pub async fn run(config: &Config, limit: Duration) -> anyhow::Result<Vec<Status>
         .values()
         .map(|e| Status {
             name: e.name.clone(),
+            transport: e.transport,
             state: e.state,
             tools: e.tools.len(),
+            tool_names: e.tools.iter().map(|t| t.name.to_string()).collect(),
+            problems: e.problems.clone(),
             start: e.startup,
             error: match e.state {
-                ServerState::Starting => Some(format!("did not start within {}s", limit.as_secs())),
+                ServerState::Starting => Some(super::engine::slow_start(limit)),
                 _ => e.last_error.clone(),
             },
         })

@@ -8,8 +8,9 @@ use rmcp::service::ServerInitializeError;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
-use crate::config::Config;
+use crate::config::{Config, SurfacedTool};
 use crate::gateway::wire::StdioWire;
+use crate::registry::{Registry, ServerState};
 
 /// Longest the backends wait for the client's handshake before starting anyway.
 const HANDSHAKE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -28,6 +29,12 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
         "serving on stdio; {} backend(s) starting in the background",
         config.backends.len()
     );
+    tokio::spawn(check_surfaced(
+        std::sync::Arc::clone(engine.gateway.registry()),
+        served_names(&config),
+        config.surfaced_tools.clone(),
+        engine.shutdown.clone(),
+    ));
     // Backends start in the background: `initialize` is answered at once.
     match engine
         .gateway
@@ -49,6 +56,58 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     engine.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every backend this config serves, the capability backend included.
+fn served_names(config: &Config) -> Vec<String> {
+    let mut names: Vec<String> = config.backends.keys().cloned().collect();
+    if config.capabilities.serves_anything() {
+        names.push(config.capabilities.name.clone());
+    }
+    names
+}
+
+/// Warn once for each `surfaced_tools` entry that names no server, or a tool its server
+/// does not have once that server is ready: a typo there silently leaves the pinned tool
+/// out of the client's list.
+async fn check_surfaced(
+    registry: std::sync::Arc<Registry>,
+    served: Vec<String>,
+    mut pending: Vec<SurfacedTool>,
+    shutdown: CancellationToken,
+) {
+    let mut changes = registry.subscribe();
+    while !pending.is_empty() {
+        let snap = registry.snapshot();
+        pending.retain(|pin| match snap.server(&pin.server) {
+            // Configured, not registered yet (the capability backend registers itself).
+            None if served.contains(&pin.server) => true,
+            None => {
+                tracing::warn!(
+                    "surfaced_tools: no server `{}` (for tool `{}`)",
+                    pin.server,
+                    pin.tool
+                );
+                false
+            }
+            Some(entry) if entry.state == ServerState::Ready => {
+                if entry.tool(&pin.tool).is_none() {
+                    tracing::warn!(
+                        "surfaced_tools: server `{}` has no tool `{}`",
+                        pin.server,
+                        pin.tool
+                    );
+                }
+                false
+            }
+            // Starting, failed or disabled: check again when it changes.
+            Some(_) => true,
+        });
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// stdin/stdout as the MCP transport (rmcp's non-blocking pipes where it can).

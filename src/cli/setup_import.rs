@@ -210,6 +210,9 @@ pub(super) fn run(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<Ex
         for note in &imported.notes {
             println!("    ! {note}");
         }
+        if let Some(note) = env_note(imported) {
+            println!("    ! {note}");
+        }
     }
     for (client, key, why) in &found.skipped {
         if key.is_empty() {
@@ -367,4 +370,32 @@ fn report_secrets(
             if list.len() == 1 { "is" } else { "are" }
         );
     }
+}
+
+/// A stdio server moved from a client that hands its children its whole environment gets
+/// only the gateway's allow-list: say so, naming the variables it probably needs.
+fn env_note(imported: &Imported) -> Option<String> {
+    let gateway_yaml::NewTransport::Stdio {
+        command, args, env, ..
+    } = &imported.backend.transport
+    else {
+        return None;
+    };
+    let name = &imported.backend.name;
+    let missing = crate::config::dropped_needs(command, args, env, false);
+    // Codex passes its servers a short default set of variables, as the gateway does.
+    if imported.client == Client::Codex {
+        return (!missing.is_empty()).then(|| crate::config::dropped_needs_advice(name, &missing));
+    }
+    let probably = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(" (it probably needs {})", missing.join(", "))
+    };
+    Some(format!(
+        "{} starts `{name}` with its whole environment; the gateway passes only a safe \
+         allow-list (PATH, HOME, locale, proxies, …){probably}: if it needs more, list the \
+         variables under its `env:` or set `inherit_env: true`",
+        imported.client
+    ))
 }

@@ -17,18 +17,16 @@ use crate::gateway::Outcome;
 use crate::gateway::meta::MetaTool;
 use crate::registry::{ServerState, Snapshot};
 
-/// How long the terminal commands wait for backends to start.
-const START_LIMIT: Duration = Duration::from_secs(120);
-
 pub(super) async fn search(
     config: Config,
     query: &str,
     limit: usize,
     server: Option<String>,
     as_json: bool,
+    wait: Duration,
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::start(&config)?;
-    engine.settle(START_LIMIT).await;
+    engine.settle(wait).await;
     let snap = engine.gateway.registry().snapshot();
     let mut args = json!({ "query": query, "limit": limit });
     if let Some(server) = server {
@@ -61,7 +59,7 @@ pub(super) async fn search(
             m["description"].as_str().unwrap_or("")
         );
     }
-    report_unready(&snap);
+    report_unready(&snap, wait);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -71,6 +69,7 @@ pub(super) async fn call(
     tool: &str,
     arguments: &str,
     as_json: bool,
+    wait: Duration,
 ) -> anyhow::Result<ExitCode> {
     let arguments: Value =
         serde_json::from_str(arguments).context("ARGUMENTS must be a JSON object")?;
@@ -78,7 +77,17 @@ pub(super) async fn call(
         bail!("ARGUMENTS must be a JSON object");
     };
     let engine = Engine::start(&config)?;
-    engine.settle_one(server, START_LIMIT).await;
+    engine.settle_one(server, wait).await;
+    let still_starting = engine
+        .gateway
+        .registry()
+        .snapshot()
+        .server(server)
+        .is_some_and(|s| s.state == ServerState::Starting);
+    if still_starting {
+        engine.stop().await;
+        bail!("backend `{server}` is {}", super::engine::slow_start(wait));
+    }
     let outcome = engine
         .gateway
         .invoke(server, tool, arguments, no_caller())
@@ -142,7 +151,7 @@ fn as_object(value: Value) -> Option<JsonObject> {
     }
 }
 
-fn report_unready(snap: &Snapshot) {
+fn report_unready(snap: &Snapshot, wait: Duration) {
     for s in snap.servers.values() {
         match s.state {
             ServerState::Failed => eprintln!(
@@ -150,7 +159,11 @@ fn report_unready(snap: &Snapshot) {
                 s.name,
                 s.last_error.as_deref().unwrap_or("unknown error")
             ),
-            ServerState::Starting => eprintln!("note: backend `{}` is still starting", s.name),
+            ServerState::Starting => eprintln!(
+                "note: backend `{}` is {}; its tools are not in these results",
+                s.name,
+                super::engine::slow_start(wait)
+            ),
             _ => {}
         }
     }

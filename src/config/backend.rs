@@ -99,6 +99,20 @@ pub(crate) fn build(
              to an empty string"
         ));
     }
+    let protocol_version = raw.protocol_version.filter(|v| !v.trim().is_empty());
+    if let Some(version) = &protocol_version
+        && !INITIALIZE_VERSIONS.contains(&version.trim())
+    {
+        return Err(doc.invalid(
+            &here("protocol_version"),
+            Target::Value,
+            format!(
+                "protocol version `{version}` is not one the gateway can offer in `initialize`; \
+                 use one of {}",
+                INITIALIZE_VERSIONS.join(", ")
+            ),
+        ));
+    }
     let mut enabled = raw.enabled.unwrap_or(true);
     if let Some(why) = unusable(&transport, &used) {
         // A reference to a variable this shell lacks must not take the whole gateway down.
@@ -113,11 +127,14 @@ pub(crate) fn build(
         timeout: raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
         start_timeout: raw.start_timeout.map_or(DEFAULT_START_TIMEOUT, |d| d.0),
         transport,
-        protocol_version: raw.protocol_version.filter(|v| !v.trim().is_empty()),
+        protocol_version: protocol_version.map(|v| v.trim().to_owned()),
         referenced_vars: used.referenced,
         unset_vars: used.unset,
     }))
 }
+
+/// The MCP versions a backend can be initialized at (2026-07-28 has no `initialize`).
+pub const INITIALIZE_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 
 fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {

@@ -41,6 +41,18 @@ const ALLOWED: &[&str] = &[
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "UV_SYSTEM_CERTS",
+    // Proxies: without them `npx -y …`/`uvx …` cannot download a server behind a corporate
+    // proxy. Both cases, because curl-style tools read the lower-case names and others the
+    // upper-case ones. A proxy URL can carry the proxy's own credentials; the child would
+    // need them for the same proxy anyway.
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
 ];
 
 /// Prefixes passed through as well. `npm_config_*` is how npm/npx learn a private registry
@@ -80,6 +92,79 @@ pub(crate) fn child_env_from(
     out.into_values().collect()
 }
 
+/// Variable families some servers cannot run without and the allow-list drops, with the
+/// words of a command line that suggest the server reads them (`true`: a name prefix).
+const NEEDS: &[(&str, bool, &[&str])] = &[
+    ("AWS_", true, &["aws"]),
+    ("JAVA_HOME", false, &["java", "jar", "mvn", "gradle"]),
+    ("NODE_", true, &["node", "npx", "npm", "bun"]),
+    ("PYTHON", true, &["python", "uv", "uvx", "pip"]),
+];
+
+/// Variables of the gateway's environment that a stdio backend probably needs but will not
+/// get: its command line suggests it reads a family of variables (`aws…` and `AWS_*`, Java
+/// and `JAVA_HOME`, Node and `NODE_*`, Python and `PYTHON*`), and neither its `env:` nor
+/// `inherit_env` passes them. Sorted; empty when nothing is missing.
+pub fn dropped_needs(
+    command: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    inherit: bool,
+) -> Vec<String> {
+    dropped_needs_from(std::env::vars_os(), command, args, env, inherit)
+}
+
+/// [`dropped_needs`] with the parent environment as a parameter, for tests.
+pub(crate) fn dropped_needs_from(
+    parent: impl IntoIterator<Item = (OsString, OsString)>,
+    command: &str,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    inherit: bool,
+) -> Vec<String> {
+    if inherit {
+        return Vec::new();
+    }
+    let words: Vec<String> = std::iter::once(command)
+        .chain(args.iter().map(String::as_str))
+        .flat_map(|a| a.split(|c: char| !c.is_ascii_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let families: Vec<(&str, bool)> = NEEDS
+        .iter()
+        .filter(|(_, _, hints)| hints.iter().any(|h| words.iter().any(|w| w.starts_with(h))))
+        .map(|(name, prefix, _)| (*name, *prefix))
+        .collect();
+    let mut missing: Vec<String> = parent
+        .into_iter()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            families.iter().any(|(family, prefix)| {
+                if *prefix {
+                    name.starts_with(family)
+                } else {
+                    name == family
+                }
+            })
+        })
+        .filter(|name| !is_allowed(name) && !env.contains_key(name))
+        .collect();
+    missing.sort();
+    missing
+}
+
+/// The advice for [`dropped_needs`]: what is missing and the two ways to pass it.
+pub fn dropped_needs_advice(backend: &str, missing: &[String]) -> String {
+    let first = missing.first().map_or("VAR", String::as_str);
+    format!(
+        "backend `{backend}` probably needs {}, which the gateway does not pass to it (a stdio \
+         backend gets only a safe allow-list of the environment): list them under its `env:` \
+         (e.g. `{first}: ${{{first}}}`) or set `inherit_env: true`",
+        missing.join(", ")
+    )
+}
+
 fn is_allowed(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     // Exact names compare case-insensitively only on Windows; elsewhere `path` is not `PATH`.
@@ -117,6 +202,8 @@ mod tests {
             ("NPM_CONFIG_CACHE", "/cache"),
             ("XDG_CONFIG_HOME", "/home/u/.config"),
             ("NODE_EXTRA_CA_CERTS", "/etc/ca.pem"),
+            ("HTTPS_PROXY", "http://proxy:3128"),
+            ("no_proxy", "localhost"),
             ("FOO", "bar"),
         ]
         .into_iter()
@@ -137,11 +224,13 @@ mod tests {
             [
                 "API_KEY",
                 "HOME",
+                "HTTPS_PROXY",
                 "LANG",
                 "NODE_EXTRA_CA_CERTS",
                 "NPM_CONFIG_CACHE",
                 "PATH",
                 "XDG_CONFIG_HOME",
+                "no_proxy",
                 "npm_config_registry",
             ]
         );
@@ -154,6 +243,59 @@ mod tests {
         let env = child_env_from(parent(), &own, false);
         let path: Vec<_> = env.iter().filter(|(k, _)| k == "PATH").collect();
         assert_eq!(path, [&("PATH".to_owned(), "/opt/bin".to_owned())]);
+    }
+
+    #[test]
+    fn proxies_pass_in_both_cases() {
+        let env = child_env_from(parent(), &BTreeMap::new(), false);
+        assert!(env.contains(&("HTTPS_PROXY".to_owned(), "http://proxy:3128".to_owned())));
+        assert!(env.contains(&("no_proxy".to_owned(), "localhost".to_owned())));
+    }
+
+    #[test]
+    fn dropped_needs_follow_the_command_line() {
+        let parent = || {
+            [
+                ("AWS_PROFILE", "dev"),
+                ("AWS_REGION", "eu-west-1"),
+                ("JAVA_HOME", "/opt/jdk"),
+                ("NODE_OPTIONS", "--max-old-space-size=4096"),
+                ("NODE_EXTRA_CA_CERTS", "/etc/ca.pem"),
+                ("PATH", "/usr/bin"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        };
+        let none = BTreeMap::new();
+        let aws = ["awslabs.aws-api-mcp-server@latest".to_owned()];
+        assert_eq!(
+            dropped_needs_from(parent(), "uvx", &aws, &none, false),
+            ["AWS_PROFILE", "AWS_REGION"]
+        );
+        let own = BTreeMap::from([("AWS_PROFILE".to_owned(), "dev".to_owned())]);
+        assert_eq!(
+            dropped_needs_from(parent(), "uvx", &aws, &own, false),
+            ["AWS_REGION"]
+        );
+        assert!(dropped_needs_from(parent(), "uvx", &aws, &none, true).is_empty());
+        // NODE_EXTRA_CA_CERTS is on the allow-list already.
+        assert_eq!(
+            dropped_needs_from(parent(), "npx", &["-y".to_owned()], &none, false),
+            ["NODE_OPTIONS"]
+        );
+        assert_eq!(
+            dropped_needs_from(
+                parent(),
+                "/usr/bin/java",
+                &["-jar".to_owned()],
+                &none,
+                false
+            ),
+            ["JAVA_HOME"]
+        );
+        assert!(dropped_needs_from(parent(), "/bin/cat", &[], &none, false).is_empty());
+        let advice = dropped_needs_advice("aws", &["AWS_PROFILE".to_owned()]);
+        assert!(advice.contains("env:") && advice.contains("inherit_env: true"));
     }
 
     #[test]

@@ -47,8 +47,8 @@ impl fmt::Display for Location {
     }
 }
 
-/// A config file that cannot be used. The running gateway keeps its last good config when a
-/// reload fails, so these are reported, never fatal mid-run.
+/// A config file that cannot be used: the command that loads it stops with this error,
+/// which names the file, line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// `--config` or `$MCP_GATEWAY_CONFIG` named a file that is not there. (Files found by

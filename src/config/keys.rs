@@ -32,11 +32,24 @@ const FOREIGN: &[(&str, &str)] = &[
     ("disabled", "enabled"),
 ];
 
-/// Checks all keys of the document; pushes a warning for each accepted-but-ignored key.
+/// Keys of the original mcp-gateway that protect something (a deny policy, client
+/// authentication, schema enforcement). Ignoring them silently would leave a user believing
+/// a protection is on, so they are reported as problems, not just warnings.
+const PROTECTIONS: &[&str] = &[
+    "security",
+    "auth",
+    "mtls",
+    "oauth",
+    "input_schema_enforcement",
+];
+
+/// Checks all keys of the document; pushes a warning for each accepted-but-ignored key,
+/// and for ignored protections also a line to `protections`.
 pub(crate) fn check(
     doc: Doc<'_>,
     root: &Value,
     warnings: &mut Vec<String>,
+    protections: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     let Value::Mapping(top) = root else {
         return Err(doc.invalid(
@@ -49,15 +62,24 @@ pub(crate) fn check(
     for (key, value) in top {
         let key = key_text(key);
         if ORIGINAL_SECTIONS.contains(&key.as_str()) {
-            warnings.push(format!(
-                "`{key}` (from the original mcp-gateway) is not implemented and is ignored"
-            ));
+            if PROTECTIONS.contains(&key.as_str()) {
+                let what = format!(
+                    "`{key}` (from the original mcp-gateway) is not implemented: \
+                     the protection it configures is NOT in effect"
+                );
+                warnings.push(what.clone());
+                protections.push(what);
+            } else {
+                warnings.push(format!(
+                    "`{key}` (from the original mcp-gateway) is not implemented and is ignored"
+                ));
+            }
             continue;
         }
         let path = [Seg::Key(key.clone())];
         known(doc, &path, fields, ORIGINAL_SECTIONS, "at the top level")?;
         match key.as_str() {
-            "backends" => check_backends(doc, value, warnings)?,
+            "backends" => check_backends(doc, value, warnings, protections)?,
             "meta_mcp" => check_meta(doc, value, warnings)?,
             "surfaced_tools" => check_surfaced(doc, &path, value)?,
             _ => {}
@@ -70,6 +92,7 @@ fn check_backends(
     doc: Doc<'_>,
     value: &Value,
     warnings: &mut Vec<String>,
+    protections: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     let Value::Mapping(backends) = value else {
         return Ok(()); // null means none; other shapes are left to the typed pass
@@ -96,10 +119,19 @@ fn check_backends(
         for key in map.keys() {
             let key = key_text(key);
             if ORIGINAL_BACKEND_KEYS.contains(&key.as_str()) {
-                warnings.push(format!(
-                    "`{key}` in backend `{name}` (from the original mcp-gateway) is not \
-                     implemented and is ignored"
-                ));
+                if PROTECTIONS.contains(&key.as_str()) {
+                    let what = format!(
+                        "`{key}` in backend `{name}` (from the original mcp-gateway) is not \
+                         implemented: the protection it configures is NOT in effect"
+                    );
+                    warnings.push(what.clone());
+                    protections.push(what);
+                } else {
+                    warnings.push(format!(
+                        "`{key}` in backend `{name}` (from the original mcp-gateway) is not \
+                         implemented and is ignored"
+                    ));
+                }
                 continue;
             }
             let path = [base[0].clone(), base[1].clone(), Seg::Key(key)];

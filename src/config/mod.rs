@@ -1,7 +1,8 @@
 //! `gateway.yaml`: discovery, parsing, validation, `${VAR}` expansion → an immutable [`Config`].
 //!
-//! Config is a value: [`Config::load`] builds one, a reload builds another, and the supervisor
-//! compares the two (hence `PartialEq`). A `gateway.yaml` written for the original
+//! Config is a value: [`Config::load`] builds one when a command starts; a running gateway
+//! does not reload `gateway.yaml` (only capability files are watched). A `gateway.yaml`
+//! written for the original
 //! mcp-gateway loads too: its single-string `command`, `http_url` and
 //! `meta_mcp.surfaced_tools` are understood, its features we lack are accepted with a
 //! warning, and anything else unknown is an error with file, line, column and a suggestion.
@@ -47,7 +48,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use backend::MAX_BACKEND_NAME;
-pub use child_env::child_env;
+pub use child_env::{child_env, dropped_needs, dropped_needs_advice};
 pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, user_config_path};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Location, UnknownKey};
@@ -79,6 +80,10 @@ pub struct Config {
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
+    /// The subset of `warnings` about ignored keys of the original mcp-gateway that
+    /// configure a protection (a deny policy, auth, schema enforcement): `doctor` reports
+    /// these as problems, since the user believes they are on.
+    pub ignored_protections: Vec<String>,
 }
 
 /// The `limits:` section: sizes enforced on the wire.
@@ -104,8 +109,8 @@ pub const DEFAULT_CAPABILITY_RESULT_BYTES: usize = 32 * 1024;
 /// Name of the capability backend when the config names none.
 pub const DEFAULT_CAPABILITIES_NAME: &str = "capabilities";
 
-/// The `capabilities:` section, validated. With no config at all the built-in catalog is
-/// served under [`DEFAULT_CAPABILITIES_NAME`].
+/// The `capabilities:` section, validated. The built-in catalog is served under
+/// [`DEFAULT_CAPABILITIES_NAME`] when no backends are configured, or when `builtin: true`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapabilitiesConfig {
     pub enabled: bool,
@@ -114,7 +119,8 @@ pub struct CapabilitiesConfig {
     /// Watched directories of capability YAML files (absolute; relative ones in the file are
     /// resolved against the config file's directory).
     pub directories: Vec<PathBuf>,
-    /// Serve the catalog embedded in the binary.
+    /// Serve the catalog embedded in the binary (default: only when no backends are
+    /// configured).
     pub builtin: bool,
     /// Let capabilities reach loopback, private and link-local addresses.
     pub allow_private_networks: bool,
@@ -122,6 +128,13 @@ pub struct CapabilitiesConfig {
     pub allowed_hosts: Vec<String>,
     /// The JSON text of a result is cut (at a JSON boundary, staying valid) to this size.
     pub max_result_bytes: usize,
+}
+
+impl CapabilitiesConfig {
+    /// Whether a capability backend has anything to serve at all.
+    pub fn serves_anything(&self) -> bool {
+        self.enabled && (self.builtin || !self.directories.is_empty())
+    }
 }
 
 impl Default for CapabilitiesConfig {
@@ -382,11 +395,17 @@ impl Config {
         if root.is_null() {
             return Ok(config);
         }
-        keys::check(doc, &root, &mut config.warnings)?;
+        keys::check(
+            doc,
+            &root,
+            &mut config.warnings,
+            &mut config.ignored_protections,
+        )?;
         let raw: raw::RawConfig =
             serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(&file, &e, false))?;
 
         config.mode = raw.mode.unwrap_or_default();
+        let builtin = raw.capabilities.as_ref().and_then(|c| c.builtin);
         let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         if let Some(caps) = raw.capabilities {
             config.capabilities = capabilities(doc, caps, &base_dir, env)?;
@@ -434,6 +453,10 @@ impl Config {
                 config.backends.insert(name, backend);
             }
         }
+        // The catalog's 30 tools would crowd a user's own tools out of search and make
+        // outbound calls the user never asked for: on by default only when there is nothing
+        // else to serve.
+        config.capabilities.builtin = builtin.unwrap_or(config.backends.is_empty());
         Ok(config)
     }
 

@@ -575,6 +575,58 @@ fn capabilities_section_is_typed_with_defaults() {
 }
 
 #[test]
+fn protocol_version_must_be_one_with_initialize() {
+    let e = fail("backends:\n  p:\n    command: x\n    protocol_version: \"2026-07-28\"\n");
+    assert!(
+        e.contains("`2026-07-28`") && e.contains("2025-11-25"),
+        "{e}"
+    );
+    let e = fail("backends:\n  p:\n    command: x\n    protocol_version: \"1999-01-01\"\n");
+    assert!(
+        e.contains("protocol_version") || e.contains("1999-01-01"),
+        "{e}"
+    );
+}
+
+#[test]
+fn builtin_catalog_is_on_by_default_only_without_backends() {
+    assert!(load("mode: meta\n").capabilities.builtin);
+    let with_backend = "backends:\n  t:\n    command: /bin/true\n";
+    assert!(!load(with_backend).capabilities.builtin);
+    assert!(!load(with_backend).capabilities.serves_anything());
+    let asked = format!("{with_backend}capabilities:\n  builtin: true\n");
+    assert!(load(&asked).capabilities.builtin);
+    let dirs = format!("{with_backend}capabilities:\n  directories: [./caps]\n");
+    let c = load(&dirs);
+    assert!(!c.capabilities.builtin && c.capabilities.serves_anything());
+}
+
+#[test]
+fn ignored_protections_of_the_original_are_listed_apart() {
+    let c = load(
+        "security:\n  tool_policy:\n    deny: [\"fs:write_file\"]\nstreaming: {}\nbackends:\n  t:\n    command: /bin/true\n    oauth: {}\n    input_schema_enforcement: strict\n",
+    );
+    assert_eq!(
+        c.ignored_protections.len(),
+        3,
+        "{:?}",
+        c.ignored_protections
+    );
+    assert!(
+        c.ignored_protections
+            .iter()
+            .all(|p| p.contains("NOT in effect"))
+    );
+    assert!(c.ignored_protections[0].contains("`security`"));
+    assert!(
+        !c.ignored_protections
+            .iter()
+            .any(|p| p.contains("streaming"))
+    );
+    assert!(c.warnings.iter().any(|w| w.contains("`streaming`")));
+}
+
+#[test]
 fn capabilities_section_errors() {
     assert!(fail("capabilities:\n  directores: [x]\n").contains("directores"));
     assert!(fail("capabilities:\n  name: \"a b\"\n").contains("capabilities.name"));

@@ -20,6 +20,11 @@ pub const STARTER: &str = r#"# mcp-gateway configuration.
 # `meta` (default): four meta-tools. `flat`: also every backend tool as <server>__<tool>.
 mode: meta
 
+# The built-in REST catalog (30 keyless APIs: crates.io, PyPI, npm, weather, …) is served
+# only while no backends are listed below. To keep it beside your own backends:
+# capabilities:
+#   builtin: true
+
 backends:
   # A local server, launched as a child process (stdio):
   # filesystem:

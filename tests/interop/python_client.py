@@ -22,7 +22,7 @@ import mcp_types as types
 from mcp import Client, StdioServerParameters
 
 PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers")
-EVERYTHING = StdioServerParameters(command="npx", args=["-y", "@modelcontextprotocol/server-everything"], cwd=PEERS)
+EVERYTHING = StdioServerParameters(command="npx", args=["--no-install", "@modelcontextprotocol/server-everything"], cwd=PEERS)
 
 
 class Failed(Exception):

@@ -218,8 +218,7 @@ fn wait_catalog_ready(peer: &mut StdioPeer) -> Value {
     }
 }
 
-/// Needs the real search module: on the `caps` branch `src/search` is still the stub that
-/// returns no hits; it passes once merged with the search branch.
+/// With no config, the built-in catalog is served and found by search.
 #[test]
 fn no_config_search_finds_builtin_tools() {
     let mut peer = no_config_gateway();

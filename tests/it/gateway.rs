@@ -128,74 +128,87 @@ fn initialize_is_immediate_while_a_backend_takes_10s_to_start() {
         "slow",
         &[("FIXTURE_START_DELAY_MS", "10000")],
     )]));
-    let sent = Instant::now();
+    // Not a wall-clock bound (that is benches/footprint.rs): `initialize` is answered and
+    // the backend is seen still starting, so the answer did not wait for it.
     let init = gw.peer.initialize();
-    let took = sent.elapsed();
     assert_eq!(init["serverInfo"]["name"], "mcp-gateway");
-    assert!(took < Duration::from_millis(50), "initialize took {took:?}");
     let listed = gw.tool("gateway_list_servers", json!({}));
-    assert_eq!(
-        listed["structuredContent"]["servers"][0]["state"],
-        "starting"
-    );
+    let slow = listed["structuredContent"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "slow")
+        .cloned()
+        .unwrap_or_else(|| panic!("no `slow` row: {listed}"));
+    assert_eq!(slow["state"], "starting", "{listed}");
     // Its tools arrive later, announced to the client.
     let note = gw
         .peer
         .wait_notification("notifications/tools/list_changed", Duration::from_secs(20));
     assert!(note.is_some(), "no tools/list_changed");
-    let row = gw.wait_state("slow", "ready");
-    assert!(row["tools_count"].as_u64().unwrap() >= 5, "{row}");
+    gw.wait_state("slow", "ready");
+    let tools = gw.tool("gateway_list_tools", json!({"server": "slow"}));
+    assert!(tools.to_string().contains("\"sleep\""), "{tools}");
 }
 
 #[test]
 fn slow_calls_block_nothing_and_100_concurrent_calls_overlap() {
-    let mut gw = Gw::started(&config(&[fixture_backend("fx", &[])]));
+    let log = temp_path("fixture.log");
+    let log_env = log.to_str().unwrap();
+    let mut gw = Gw::started(&config(&[fixture_backend(
+        "fx",
+        &[("FIXTURE_LOG", log_env)],
+    )]));
     gw.wait_state("fx", "ready");
 
     let slow = gw.peer.request(
         "tools/call",
-        json!({"name": "gateway_invoke", "arguments": {"server": "fx", "tool": "sleep", "arguments": {"ms": 5000}}}),
+        json!({"name": "gateway_invoke", "arguments": {"server": "fx", "tool": "sleep", "arguments": {"ms": 60000}}}),
     );
-    std::thread::sleep(Duration::from_millis(100));
-    let sent = Instant::now();
+    // The slow call is running in the backend before anything else is asked.
+    wait_for_log(&log, T, |e| {
+        e["event"] == "call" && e["args"]["ms"] == 60000
+    })
+    .expect("the slow call never reached the backend");
     let ping = gw.peer.call("ping", json!({}), T);
-    let ping_took = sent.elapsed();
     assert!(ping.get("result").is_some(), "{ping}");
-    assert!(
-        ping_took < Duration::from_millis(50),
-        "ping took {ping_took:?}"
-    );
-    let sent = Instant::now();
     gw.peer.call_ok("tools/list", json!({}), T);
-    assert!(
-        sent.elapsed() < Duration::from_millis(50),
-        "tools/list took {:?}",
-        sent.elapsed()
-    );
 
-    let sent = Instant::now();
+    // Overlap, not speed (that is benches/proxy.rs): all 100 calls reach the backend while
+    // none of them has been answered.
     let ids: Vec<u64> = (0..100)
         .map(|_| {
             gw.peer.request(
                 "tools/call",
-                json!({"name": "gateway_invoke", "arguments": {"server": "fx", "tool": "sleep", "arguments": {"ms": 100}}}),
+                json!({"name": "gateway_invoke", "arguments": {"server": "fx", "tool": "sleep", "arguments": {"ms": 4000}}}),
             )
         })
         .collect();
+    let deadline = Instant::now() + T;
+    loop {
+        let started = crate::support::read_jsonl(&log)
+            .iter()
+            .filter(|e| e["event"] == "call" && e["args"]["ms"] == 4000)
+            .count();
+        if started == 100 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {started} of 100 calls started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        gw.peer.wait_response(ids[0], Duration::ZERO).is_none(),
+        "a 4 s call was answered before the 100th started: the calls ran one after another"
+    );
     for id in ids {
         let reply = gw.peer.wait_response(id, T).expect("a reply to every call");
-        assert_eq!(text_of(&reply["result"]), "slept 100", "{reply}");
+        assert_eq!(text_of(&reply["result"]), "slept 4000", "{reply}");
     }
-    let all_took = sent.elapsed();
-    assert!(
-        all_took < Duration::from_secs(1),
-        "100 concurrent 100 ms calls took {all_took:?}"
-    );
-    assert!(
-        gw.peer
-            .wait_response(slow, Duration::from_secs(10))
-            .is_some()
-    );
+    // The slow call is still running: nothing above waited for it.
+    assert!(gw.peer.wait_response(slow, Duration::ZERO).is_none());
 }
 
 #[test]
@@ -310,24 +323,30 @@ fn a_bad_command_fails_alone_with_its_error() {
 }
 
 #[test]
-fn a_backend_killed_mid_call_answers_that_call_within_a_second() {
-    let mut gw = Gw::started(&config(&[fixture_backend("fx", &[])]));
+fn a_backend_killed_mid_call_answers_that_call_promptly() {
+    let log = temp_path("fixture.log");
+    let log_env = log.to_str().unwrap();
+    let mut gw = Gw::started(&config(&[fixture_backend(
+        "fx",
+        &[("FIXTURE_LOG", log_env)],
+    )]));
     gw.wait_state("fx", "ready");
     let slow = gw.peer.request(
         "tools/call",
         json!({"name": "gateway_invoke", "arguments": {"server": "fx", "tool": "sleep", "arguments": {"ms": 30000}}}),
     );
-    std::thread::sleep(Duration::from_millis(100));
-    let crashed_at = Instant::now();
+    // Crash only once the slow call is in the backend, so it is one that "went away".
+    wait_for_log(&log, T, |e| e["event"] == "call" && e["tool"] == "sleep")
+        .expect("the slow call never reached the backend");
     gw.peer.request(
         "tools/call",
         json!({"name": "gateway_invoke", "arguments": {"server": "fx", "tool": "crash"}}),
     );
+    // Well before the call's own 30 s: the crash, not a timeout, ended it.
     let reply = gw
         .peer
-        .wait_response(slow, Duration::from_secs(1))
-        .expect("no reply within 1 s");
-    assert!(crashed_at.elapsed() < Duration::from_secs(1));
+        .wait_response(slow, Duration::from_secs(10))
+        .expect("no reply within 10 s of the crash");
     assert_eq!(reply["result"]["isError"], true, "{reply}");
     assert!(text_of(&reply["result"]).contains("went away"), "{reply}");
     // It is reported, then restarted. (The call's error can reach us a moment before the
@@ -358,14 +377,12 @@ fn closing_stdin_ends_the_gateway_and_every_backend_process() {
         3,
         "sh + 2 fixtures expected"
     );
-    let closed = Instant::now();
     gw.peer.close_stdin();
     let status = gw
         .peer
-        .wait_exit(Duration::from_secs(2))
-        .expect("still running 2 s after stdin closed");
+        .wait_exit(Duration::from_secs(10))
+        .expect("still running 10 s after stdin closed");
     assert!(status.success(), "{status:?}");
-    assert!(closed.elapsed() < Duration::from_secs(2));
     let left = processes_with_env(&marker);
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }

@@ -52,8 +52,8 @@ fn run_python_client(surface: &str, mode: &str) {
         &config,
         format!(
             "{mode_line}backends:\n\
-             \x20 everything:\n    command: npx\n    args: [\"-y\", \"@modelcontextprotocol/server-everything\"]\n    cwd: {peers:?}\n\
-             \x20 filesystem:\n    command: npx\n    args: [\"-y\", \"@modelcontextprotocol/server-filesystem\", {dir:?}]\n    cwd: {peers:?}\n\
+             \x20 everything:\n    command: npx\n    args: [\"--no-install\", \"@modelcontextprotocol/server-everything\"]\n    cwd: {peers:?}\n\
+             \x20 filesystem:\n    command: npx\n    args: [\"--no-install\", \"@modelcontextprotocol/server-filesystem\", {dir:?}]\n    cwd: {peers:?}\n\
              \x20 time:\n    command: {time:?}\n    args: [\"--local-timezone\", \"UTC\"]\n",
             time = peers_bin("mcp-server-time"),
         ),

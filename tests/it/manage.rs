@@ -259,6 +259,80 @@ fn doctor_reports_a_missing_variable_and_a_bad_command_with_fixes() {
 }
 
 #[test]
+fn doctor_reports_ignored_protections_defaults_and_surfaced_typos() {
+    let home = Home::new();
+    let fixture = fixture_server_path();
+    std::fs::write(
+        home.config(),
+        format!(
+            "security:\n  tool_policy:\n    deny: [\"fx:crash\"]\nbackends:\n  fx:\n    command: {}\n    oauth: {{}}\n    input_schema_enforcement: strict\n    env: {{ LEVEL: \"${{MCPGW_DOCTOR_DFLT:-info}}\" }}\nsurfaced_tools:\n  - {{server: ghost, tool: echo}}\n  - {{server: fx, tool: nonexistent}}\n  - {{server: fx, tool: echo}}\n",
+            fixture.display()
+        ),
+    )
+    .unwrap();
+    let out = home.run(&["doctor"]);
+    let text = stdout(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(!text.contains("no problems found"), "{text}");
+    assert!(
+        text.contains("`security` (from the original mcp-gateway) is not implemented: the protection it configures is NOT in effect"),
+        "{text}"
+    );
+    assert!(text.contains("`oauth` in backend `fx`"), "{text}");
+    assert!(
+        text.contains("`input_schema_enforcement` in backend `fx`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("${MCPGW_DOCTOR_DFLT} is not set; the default"),
+        "{text}"
+    );
+    assert!(!text.contains("${MCPGW_DOCTOR_DFLT} is set"), "{text}");
+    assert!(
+        text.contains("surfaced_tools: `ghost/echo` names no configured server"),
+        "{text}"
+    );
+    assert!(
+        text.contains("surfaced_tools: `fx/nonexistent`: server `fx` has no tool `nonexistent`"),
+        "{text}"
+    );
+    assert!(text.contains("surfaced_tools: `fx/echo` exists"), "{text}");
+    let out = home.run(&["doctor", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // security, oauth, input_schema_enforcement, two surfaced typos.
+    assert_eq!(report["problems"].as_array().unwrap().len(), 5, "{report}");
+}
+
+#[test]
+fn doctor_shows_the_catalog_and_warns_of_dropped_environment() {
+    let home = Home::new();
+    let fixture = fixture_server_path();
+    // The fixture ignores its arguments; the words make it look like an AWS server.
+    std::fs::write(
+        home.config(),
+        format!(
+            "backends:\n  aws:\n    command: {}\n    args: [awslabs.aws-api-mcp-server]\ncapabilities:\n  builtin: true\n",
+            fixture.display()
+        ),
+    )
+    .unwrap();
+    let out = home
+        .command(&gateway_bin())
+        .args(["--config", home.config().to_str().unwrap(), "doctor"])
+        .env("AWS_PROFILE", "dev")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("backend capabilities (the built-in REST catalog):"),
+        "{text}"
+    );
+    assert!(text.contains("warn backend `aws` probably needs"), "{text}");
+    assert!(text.contains("AWS_PROFILE"), "{text}");
+    assert!(text.contains("inherit_env: true"), "{text}");
+}
+
+#[test]
 fn doctor_names_clients_wired_and_not() {
     let home = Home::new();
     home.put("cursor/home/.cursor/mcp.json", ".cursor/mcp.json");
@@ -331,7 +405,11 @@ fn init_writes_a_starter_and_refuses_to_overwrite() {
     let home = Home::new();
     let out = home.run(&["init"]);
     assert!(out.status.success(), "{}", all_output(&out));
-    assert!(list_json(&home).is_empty());
+    // No backends yet: the built-in catalog is on, and listed as a backend.
+    let rows = list_json(&home);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["name"], "capabilities");
+    assert_eq!(rows[0]["transport"], "capability");
     let again = home.run(&["init"]);
     assert!(!again.status.success());
     assert!(all_output(&again).contains("--force"));
@@ -407,4 +485,15 @@ fn import_reads_older_and_nested_shapes() {
         text.contains("`mcp-server-context7`: skipped: a Zed extension"),
         "{text}"
     );
+}
+
+#[test]
+fn import_says_which_servers_lose_their_client_environment() {
+    let home = Home::new();
+    home.put("claude-code/home/.claude.json", ".claude.json");
+    let out = home.run(&["setup", "import", "--from", "claude-code"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(text.contains("with its whole environment"), "{text}");
+    assert!(text.contains("inherit_env: true"), "{text}");
 }

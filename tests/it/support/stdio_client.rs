@@ -11,7 +11,7 @@ use std::{
     collections::{HashMap, VecDeque},
     io::{BufRead, BufReader, Write},
     path::Path,
-    process::{Child, ChildStdin, Command, ExitStatus, Stdio},
+    process::{Child, ChildStderr, ChildStdin, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
         mpsc::{self, Receiver, RecvTimeoutError},
@@ -46,6 +46,8 @@ pub struct StdioPeer {
     rx: Receiver<Incoming>,
     handler: Arc<Mutex<RequestHandler>>,
     stderr: Arc<Mutex<String>>,
+    /// The stderr pipe, held open but unread (see [`StdioPeer::spawn_stderr_unread`]).
+    unread_stderr: Option<ChildStderr>,
     next_id: u64,
     /// Responses not yet claimed by `wait_response`, keyed by the id's JSON text; a reused
     /// id queues its responses in arrival order.
@@ -87,6 +89,14 @@ fn write_text(stdin: &SharedStdin, text: &str) {
 impl StdioPeer {
     /// Spawns `program` with piped stdin/stdout/stderr. Extra `envs` are added to ours.
     pub fn spawn(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> StdioPeer {
+        let mut peer = StdioPeer::spawn_stderr_unread(program, args, envs);
+        peer.read_stderr();
+        peer
+    }
+
+    /// As [`StdioPeer::spawn`], but nobody reads the child's stderr (a client MCP allows):
+    /// the pipe stays open and fills up. [`StdioPeer::read_stderr`] starts reading it.
+    pub fn spawn_stderr_unread(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> StdioPeer {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .envs(envs.iter().copied())
@@ -98,22 +108,8 @@ impl StdioPeer {
             .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", program.display()));
         let stdin: SharedStdin = Arc::new(Mutex::new(child.stdin.take()));
         let stdout = child.stdout.take().unwrap();
-        let stderr_pipe = child.stderr.take().unwrap();
-
+        let unread_stderr = child.stderr.take();
         let stderr = Arc::new(Mutex::new(String::new()));
-        let echo = std::env::var_os("STDIO_PEER_ECHO_STDERR").is_some();
-        let buf = Arc::clone(&stderr);
-        thread::spawn(move || {
-            for line in BufReader::new(stderr_pipe).lines() {
-                let Ok(line) = line else { break };
-                if echo {
-                    eprintln!("[child stderr] {line}");
-                }
-                let mut buf = buf.lock().unwrap();
-                buf.push_str(&line);
-                buf.push('\n');
-            }
-        });
 
         let handler: Arc<Mutex<RequestHandler>> = Arc::new(Mutex::new(Box::new(default_handler)));
         let (tx, rx) = mpsc::channel();
@@ -159,6 +155,7 @@ impl StdioPeer {
             rx,
             handler,
             stderr,
+            unread_stderr,
             next_id: 1,
             responses: HashMap::new(),
             pending: VecDeque::new(),
@@ -167,6 +164,30 @@ impl StdioPeer {
             all_requests: Vec::new(),
             garbage: Vec::new(),
         }
+    }
+
+    /// Starts collecting the child's stderr (once; a no-op if it is read already).
+    pub fn read_stderr(&mut self) {
+        let Some(pipe) = self.unread_stderr.take() else {
+            return;
+        };
+        let echo = std::env::var_os("STDIO_PEER_ECHO_STDERR").is_some();
+        let buf = Arc::clone(&self.stderr);
+        thread::spawn(move || {
+            // Lossy: a test must see whatever the child wrote, valid UTF-8 or not.
+            let mut reader = BufReader::new(pipe);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                line.clear();
+                if echo {
+                    eprintln!("[child stderr] {text}");
+                }
+                let mut buf = buf.lock().unwrap();
+                buf.push_str(&text);
+                buf.push('\n');
+            }
+        });
     }
 
     /// Replaces the answers to server→client requests (default: `roots/list` → no roots,
