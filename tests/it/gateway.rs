@@ -268,28 +268,34 @@ fn cancellation_and_progress_reach_the_backend_and_back() {
 fn backend_list_changes_reach_the_client_and_the_index() {
     let mut gw = Gw::started(&config(&[fixture_backend("fx", &[])]));
     gw.wait_state("fx", "ready");
-    gw.peer.drain_for(Duration::from_millis(200));
-    let before = gw.peer.notifications().len();
+    let mut seen = gw.peer.notifications().len();
     gw.invoke("fx", "add_tool", json!({"name": "frobnicate_widgets"}));
+    // The announcement of `fx` becoming ready may still be on its way (a loaded machine), so
+    // wait for an announcement after which the new tool is listed.
     let deadline = Instant::now() + T;
-    while gw.peer.notifications()[before..]
-        .iter()
-        .all(|n| n["method"] != "notifications/tools/list_changed")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no tools/list_changed after the backend's"
-        );
-        gw.peer.drain_for(Duration::from_millis(20));
+    loop {
+        while gw.peer.notifications()[seen..]
+            .iter()
+            .all(|n| n["method"] != "notifications/tools/list_changed")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no tools/list_changed listing the backend's new tool"
+            );
+            gw.peer.drain_for(Duration::from_millis(20));
+        }
+        seen = gw.peer.notifications().len();
+        let listed = gw.tool("gateway_list_tools", json!({"server": "fx"}));
+        let names: Vec<String> = listed["structuredContent"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        if names.iter().any(|n| n == "frobnicate_widgets") {
+            break;
+        }
     }
-    let listed = gw.tool("gateway_list_tools", json!({"server": "fx"}));
-    let names: Vec<&str> = listed["structuredContent"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains(&"frobnicate_widgets"), "{names:?}");
     let found = gw.tool(
         "gateway_search_tools",
         json!({"query": "frobnicate widgets"}),
