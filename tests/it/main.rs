@@ -9,6 +9,7 @@ mod fixture_smoke;
 mod gateway;
 mod interop;
 mod manage;
+mod search_embed;
 mod search_eval;
 mod search_quality;
 mod setup;
