@@ -34,7 +34,9 @@ impl Engine {
     pub fn start_when(config: &Config, go: &CancellationToken) -> anyhow::Result<Engine> {
         let shutdown = crate::shutdown::on_signals();
         let registry = Arc::new(Registry::default());
-        let index = Arc::new(SearchIndex::new()?);
+        let index = Arc::new(SearchIndex::with_semantics(crate::search::model::locate(None))?);
+        // The built-in catalog's tools lose ties to the user's own backends.
+        index.demote_server(Some(&config.capabilities.name));
         let (tx, changes) = mpsc::unbounded_channel();
         let supervisor = Supervisor::start(config, &registry, tx, &shutdown, go);
         let gateway = Gateway::new(config, registry, index, go.clone());

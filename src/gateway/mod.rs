@@ -6,6 +6,7 @@ mod catalog;
 mod handlers;
 pub mod meta;
 pub mod names;
+mod search_answer;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

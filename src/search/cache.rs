@@ -33,9 +33,14 @@ impl VectorCache {
                 directories::ProjectDirs::from("", "", "mcp-gateway")
                     .map(|d| d.cache_dir().join("embeddings"))
             })?;
-        Some(Self {
+        Some(Self::open(&base))
+    }
+
+    /// The cache under `base` (one folder per model inside).
+    pub fn open(base: &std::path::Path) -> Self {
+        Self {
             dir: base.join(MODEL_ID),
-        })
+        }
     }
 
     fn file(&self, server: &str) -> PathBuf {

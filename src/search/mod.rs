@@ -107,8 +107,21 @@ impl SearchIndex {
         Self::with_semantics(Semantics::Off)
     }
 
-    /// An empty in-RAM index whose semantic channel uses `semantics`.
+    /// An empty in-RAM index whose semantic channel uses `semantics`, caching tool
+    /// embeddings in the user's cache dir (or `$MCP_GATEWAY_EMBED_CACHE`).
     pub fn with_semantics(semantics: Semantics) -> Result<Self, SearchError> {
+        Self::build(semantics, cache::VectorCache::open_default())
+    }
+
+    /// Like [`Self::with_semantics`], caching tool embeddings under `cache_dir`.
+    pub fn with_semantics_in(
+        semantics: Semantics,
+        cache_dir: &std::path::Path,
+    ) -> Result<Self, SearchError> {
+        Self::build(semantics, Some(cache::VectorCache::open(cache_dir)))
+    }
+
+    fn build(semantics: Semantics, cache: Option<cache::VectorCache>) -> Result<Self, SearchError> {
         let (schema, fields) = fields::build_schema();
         let index = Index::create_in_ram(schema);
         let mut analyzer = tokenizer::analyzer();
@@ -133,7 +146,7 @@ impl SearchIndex {
             lexicon,
             vocabulary: RwLock::new(Arc::new(Vocabulary::default())),
             merging: Arc::new(AtomicBool::new(false)),
-            semantic: Semantic::new(semantics),
+            semantic: Semantic::new(semantics, cache),
             demoted: RwLock::new(None),
         })
     }

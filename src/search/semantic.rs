@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::ToolDoc;
 use super::cache::VectorCache;
-use super::embed::{Embedder, dot};
+use super::embed::{Embedder, TEXT_TOKENS, dot};
 use super::schema_text;
 
 /// Where the model comes from.
@@ -65,7 +65,7 @@ pub struct Semantic {
 }
 
 impl Semantic {
-    pub fn new(source: Semantics) -> Self {
+    pub fn new(source: Semantics, cache: Option<VectorCache>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 source,
@@ -74,7 +74,7 @@ impl Semantic {
                 vectors: RwLock::new(HashMap::new()),
                 queue: Mutex::new(Queue::default()),
                 changed: Condvar::new(),
-                cache: VectorCache::open_default(),
+                cache,
             }),
         }
     }
@@ -161,7 +161,7 @@ impl Semantic {
             return None;
         }
         let model = read(&self.shared.model).clone()?;
-        Some(model.embed(query))
+        Some(model.embed_truncated(query, TEXT_TOKENS))
     }
 
     /// Cosine of `query` with every embedded tool (of `server` only, when given), best
@@ -275,7 +275,7 @@ fn worker(shared: &Shared) {
             .filter(|(_, k)| !cached.contains_key(*k))
             .map(|(t, _)| t.clone())
             .collect();
-        let fresh = model.embed_all(&missing, threads);
+        let fresh = model.embed_all(&missing, TEXT_TOKENS, threads);
         let mut fresh = fresh.into_iter();
         let mut data = Vec::with_capacity(texts.len() * model.dim());
         let mut entries = Vec::with_capacity(texts.len());

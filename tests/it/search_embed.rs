@@ -54,7 +54,7 @@ fn paraphrases_are_closer_than_unrelated_text() {
         "get the current time in a given timezone".to_owned(),
         "create a pull request on GitHub".to_owned(),
     ];
-    let v = model.embed_all(&texts, 2);
+    let v = model.embed_all(&texts, 128, 2);
     assert_eq!(v.len(), 3);
     assert!(dot(&v[0], &v[1]) > dot(&v[0], &v[2]) + 0.2);
 }

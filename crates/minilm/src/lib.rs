@@ -1,4 +1,4 @@
-//! The sentence-embedding model behind semantic search: all-MiniLM-L6-v2 (a 6-layer BERT,
+//! The sentence-embedding model behind the gateway's semantic search: all-MiniLM-L6-v2 (a 6-layer BERT,
 //! 384-d), run in pure Rust on the CPU. Text → WordPiece ids (`wordpiece`) → encoder
 //! (`bert`) → mean pooling → L2-normalised vector, exactly as sentence-transformers does
 //! for this model, so a dot product of two embeddings is their cosine.
@@ -84,20 +84,31 @@ impl Embedder {
         ids
     }
 
-    /// The unit-length embedding of `text`.
+    /// The unit-length embedding of `text` (at most [`MAX_TOKENS`] tokens are read).
     pub fn embed(&self, text: &str) -> Vec<f32> {
-        bert::mean_pool_normalized(&self.bert.forward(&self.token_ids(text)))
+        self.embed_truncated(text, MAX_TOKENS)
     }
 
-    /// Embeddings of many texts, spread over `threads` threads; same order as `texts`.
-    pub fn embed_all(&self, texts: &[String], threads: usize) -> Vec<Vec<f32>> {
+    /// The unit-length embedding of the first `max_tokens` tokens of `text`.
+    pub fn embed_truncated(&self, text: &str, max_tokens: usize) -> Vec<f32> {
+        let mut ids = self.token_ids(text);
+        if ids.len() > max_tokens.max(2) {
+            ids.truncate(max_tokens.max(2) - 1);
+            ids.push(self.tokenizer.sep);
+        }
+        bert::mean_pool_normalized(&self.bert.forward(&ids))
+    }
+
+    /// Embeddings of many texts (each cut to `max_tokens`), spread over `threads` threads;
+    /// same order as `texts`.
+    pub fn embed_all(&self, texts: &[String], max_tokens: usize, threads: usize) -> Vec<Vec<f32>> {
         let threads = threads.clamp(1, texts.len().max(1));
         let chunk = texts.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
             let workers: Vec<_> = texts
                 .chunks(chunk)
                 .map(|part| {
-                    scope.spawn(move || part.iter().map(|t| self.embed(t)).collect::<Vec<_>>())
+                    scope.spawn(move || part.iter().map(|t| self.embed_truncated(t, max_tokens)).collect::<Vec<_>>())
                 })
                 .collect();
             workers
