@@ -27,6 +27,8 @@ struct Query {
     level: Option<u64>,
     expected: Vec<(String, String)>,
     candidates: Candidates,
+    /// Candidates with long requests also embedded clause by clause.
+    split: Candidates,
 }
 
 fn eval_dir() -> PathBuf {
@@ -87,7 +89,12 @@ fn load(set: &'static str, corpus: &str, queries: &str) -> Vec<Query> {
                 .filter_map(|e| e.as_str()?.split_once('/'))
                 .map(|(s, t)| (s.to_owned(), t.to_owned()))
                 .collect(),
-            candidates: index.candidates(q["query"].as_str().unwrap(), None).unwrap(),
+            candidates: index
+                .candidates_with(q["query"].as_str().unwrap(), None, false)
+                .unwrap(),
+            split: index
+                .candidates_with(q["query"].as_str().unwrap(), None, true)
+                .unwrap(),
         })
         .collect();
     eprintln!(
@@ -101,10 +108,34 @@ fn load(set: &'static str, corpus: &str, queries: &str) -> Vec<Query> {
 /// Rank (1-based) of the first expected tool in the fused top `LIMIT`.
 fn rank(index: &SearchIndex, q: &Query, how: Fusion) -> Option<usize> {
     index
-        .rank(&q.candidates, how, LIMIT)
+        .rank(q.pick(), how, LIMIT)
         .iter()
         .position(|h| q.expected.iter().any(|(s, t)| *s == h.server && *t == h.tool))
         .map(|r| r + 1)
+}
+
+impl Query {
+    fn pick(&self) -> &Candidates {
+        if SPLIT.load(std::sync::atomic::Ordering::Relaxed) {
+            &self.split
+        } else {
+            &self.candidates
+        }
+    }
+}
+
+/// Which candidate set `rank` uses (the report runs once without and once with clauses).
+static SPLIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Share of a multi-tool query's distinct expected tools found in the top `LIMIT`.
+fn coverage(index: &SearchIndex, q: &Query, how: Fusion) -> f64 {
+    let hits = index.rank(q.pick(), how, LIMIT);
+    let found = q
+        .expected
+        .iter()
+        .filter(|(s, t)| hits.iter().any(|h| h.server == *s && h.tool == *t))
+        .count();
+    found as f64 / q.expected.len().clamp(1, LIMIT) as f64
 }
 
 fn grid() -> Vec<(&'static str, Fusion)> {
@@ -202,10 +233,26 @@ fn main() {
     // Fusion needs no tools: an empty index ranks the stored candidates.
     let ranker = SearchIndex::new().unwrap();
     let grid = grid();
+    for split in [false, true] {
+        SPLIT.store(split, std::sync::atomic::Ordering::Relaxed);
+        println!();
+        println!(
+            "### {}",
+            if split {
+                "long requests also embedded per clause"
+            } else {
+                "whole query only"
+            }
+        );
+        report(&ranker, &grid, &queries);
+    }
+}
+
+fn report(ranker: &SearchIndex, grid: &[(&'static str, Fusion)], queries: &[Query]) {
     // ranks[setting][query]
     let ranks: Vec<Vec<Option<usize>>> = grid
         .iter()
-        .map(|(_, how)| queries.iter().map(|q| rank(&ranker, q, *how)).collect())
+        .map(|(_, how)| queries.iter().map(|q| rank(ranker, q, *how)).collect())
         .collect();
     // Stratified folds: the i-th query of each set goes to fold i % FOLDS.
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -222,11 +269,13 @@ fn main() {
             .filter(|&i| keep(i))
             .map(|i| (i, ranks[setting][i]))
             .collect();
-        objective(&tally(&picked, &queries))
+        objective(&tally(&picked, queries))
     };
     let families = ["lexical", "dense", "rrf", "convex", "gated", "any"];
-    println!("| family | set | n | hit@1 | hit@5 | hit@10 | MRR | settings chosen per fold |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!();
+    println!("| family | set | n | hit@1 | hit@5 | hit@10 | MRR |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut choices = Vec::new();
     for family in families {
         let mut held_out = Vec::new();
         let mut chosen = Vec::new();
@@ -238,18 +287,44 @@ fn main() {
                 })
                 .unwrap();
             chosen.push(format!("{:?}", grid[best].1));
-            held_out.extend((0..queries.len()).filter(|&i| fold[i] == f).map(|i| (i, ranks[best][i])));
+            held_out.extend(
+                (0..queries.len())
+                    .filter(|&i| fold[i] == f)
+                    .map(|i| (i, ranks[best][i])),
+            );
         }
         chosen.dedup();
-        let t = tally(&held_out, &queries);
+        choices.push(format!("{family}: {}", chosen.join("; ")));
+        let t = tally(&held_out, queries);
         for (g, row) in &t {
-            println!("| {family} | {g} | {} | {} |", row.row(), if *g == "tool-corpus" { chosen.join("; ") } else { String::new() });
+            println!("| {family} | {g} | {} |", row.row());
         }
-        println!("| {family} | objective (held-out) | | | | | {:.3} | |", objective(&t));
+        println!(
+            "| {family} | **objective** (mean MRR of {}) | | | | | {:.3} |",
+            OBJECTIVE.join(", "),
+            objective(&t)
+        );
+    }
+    println!();
+    println!("Settings chosen on the training folds, per family:");
+    for c in choices {
+        println!("- {c}");
     }
     let best_all = (0..grid.len())
         .max_by(|&a, &b| score(a, &|_| true).total_cmp(&score(b, &|_| true)))
         .unwrap();
+    let how = grid[best_all].1;
     println!();
-    println!("chosen on all data (the product's default): {:?}", grid[best_all].1);
+    println!("Chosen on all data (the product's default): `{how:?}`");
+    println!();
+    println!("| msc-bench level | n | share of expected tools in the top 10 |");
+    println!("|---|---|---|");
+    for level in [3, 4] {
+        let qs: Vec<&Query> = queries
+            .iter()
+            .filter(|q| q.set == "msc-bench" && q.level == Some(level))
+            .collect();
+        let mean = qs.iter().map(|q| coverage(ranker, q, how)).sum::<f64>() / qs.len().max(1) as f64;
+        println!("| L{level} | {} | {mean:.3} |", qs.len());
+    }
 }

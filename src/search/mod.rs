@@ -13,7 +13,9 @@
 //! background and the lexical one serves alone until it is ready.
 
 mod cache;
+mod clauses;
 pub mod embed;
+pub mod fetch;
 mod fields;
 pub mod fusion;
 mod fuzzy;
@@ -79,6 +81,9 @@ const WRITER_BUDGET_BYTES: usize = 15_000_000;
 const CANDIDATES: usize = 50;
 /// How many nearest tools the semantic channel proposes.
 const DENSE_CANDIDATES: usize = 50;
+/// Whether long requests are also embedded clause by clause (`clauses.rs`); chosen by
+/// `examples/search_cv.rs` on msc-bench's multi-step levels.
+pub const SPLIT_CLAUSES: bool = true;
 
 /// The tool index. `Send + Sync`: share it in an `Arc`, update it from one
 /// task while others search.
@@ -225,12 +230,27 @@ impl SearchIndex {
 
     /// Both channels' candidates for `query`, before fusion.
     pub fn candidates(&self, query: &str, server: Option<&str>) -> Result<Candidates, SearchError> {
+        self.candidates_with(query, server, SPLIT_CLAUSES)
+    }
+
+    /// [`Self::candidates`], choosing whether a long request is also embedded per clause.
+    pub fn candidates_with(
+        &self,
+        query: &str,
+        server: Option<&str>,
+        split_clauses: bool,
+    ) -> Result<Candidates, SearchError> {
         let lexical = self.lexical(query, server)?;
         let Some(lexical) = lexical else {
             return Ok(Candidates::default());
         };
-        let dense = match self.semantic.embed_query(query) {
-            Some(vector) => self.semantic.nearest(&vector, server, DENSE_CANDIDATES),
+        self.semantic.activate();
+        let mut texts = vec![query.to_owned()];
+        if split_clauses {
+            texts.extend(clauses::split(query));
+        }
+        let dense = match self.semantic.embed_query(&texts) {
+            Some(vectors) => self.semantic.nearest(&vectors, server, DENSE_CANDIDATES),
             None => Vec::new(),
         };
         Ok(Candidates { lexical, dense })
@@ -370,10 +390,22 @@ fn segment_ids(reader: &IndexReader) -> Option<Vec<SegmentId>> {
 /// Body of the merge thread; `merging` is held true while it runs.
 fn merge_until_compact(writer: &Writer, reader: &IndexReader, merging: &AtomicBool) {
     loop {
-        while let Some(ids) = segment_ids(reader) {
-            // Hold the writer only to schedule; the merge runs on tantivy's pool.
+        loop {
+            // Segment ids are read from the committed index meta under the writer lock, never
+            // from the reader: a commit between the two (an update that deleted every document
+            // of a segment, which the commit then drops) would otherwise hand tantivy ids it
+            // no longer has, and the merge fails ("Starting the merge failed").
             let merge = {
                 let mut slot = writer.lock();
+                let ids = match writer.index.searchable_segment_ids() {
+                    Ok(ids) if ids.len() > 1 => ids,
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "search index merge failed");
+                        merging.store(false, Ordering::Release);
+                        return;
+                    }
+                };
                 match slot.take().map_or_else(|| writer.open(), Ok) {
                     Ok(w) => slot.insert(w).merge(&ids),
                     Err(err) => {

