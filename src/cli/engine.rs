@@ -34,7 +34,7 @@ impl Engine {
     pub fn start_when(config: &Config, go: &CancellationToken) -> anyhow::Result<Engine> {
         let shutdown = crate::shutdown::on_signals();
         let registry = Arc::new(Registry::default());
-        let index = Arc::new(SearchIndex::with_semantics(crate::search::model::locate(None))?);
+        let index = Arc::new(SearchIndex::with_semantics(crate::search::model::locate(config.search_model.as_deref()))?);
         // The built-in catalog's tools lose ties to the user's own backends.
         index.demote_server(Some(&config.capabilities.name));
         let (tx, changes) = mpsc::unbounded_channel();

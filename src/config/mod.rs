@@ -70,6 +70,9 @@ pub struct Config {
     pub surfaced_tools: Vec<SurfacedTool>,
     /// The `capabilities:` section (REST APIs as tools); defaults when absent.
     pub capabilities: CapabilitiesConfig,
+    /// `search.model`: the embedding model's directory (absolute), or `off` for lexical
+    /// search only; `None` means the default (the user's data dir, fetched on first use).
+    pub search_model: Option<PathBuf>,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
@@ -345,6 +348,13 @@ impl Config {
         let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         if let Some(caps) = raw.capabilities {
             config.capabilities = capabilities(doc, caps, &base_dir, env)?;
+        }
+        if let Some(model) = raw.search.and_then(|s| s.model) {
+            config.search_model = Some(if model == "off" {
+                PathBuf::from("off")
+            } else {
+                base_dir.join(model)
+            });
         }
         let surfaced = raw
             .surfaced_tools

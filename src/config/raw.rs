@@ -94,6 +94,7 @@ pub(crate) struct RawConfig {
     pub surfaced_tools: Option<Vec<RawSurfacedTool>>,
     pub meta_mcp: Option<RawMetaMcp>,
     pub capabilities: Option<RawCapabilities>,
+    pub search: Option<RawSearch>,
 
     server: Ignored,
     auth: Ignored,
@@ -191,6 +192,15 @@ pub(crate) struct RawCapabilities {
     pub builtin: Option<bool>,
     pub allow_private_networks: Option<bool>,
     pub allowed_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the search section: `model: <directory of the embedding model>` or `model: off`"
+)]
+pub(crate) struct RawSearch {
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -38,7 +38,10 @@ pub enum Fusion {
 
 /// The fusion the product uses, chosen by `cargo run --release --example search-cv`
 /// (held-out numbers in BENCHMARKS.md).
-pub const DEFAULT: Fusion = Fusion::Convex { alpha: 0.6 };
+pub const DEFAULT: Fusion = Fusion::Rrf {
+    k: 5.0,
+    dense_weight: 0.5,
+};
 
 /// One fused list, best first. Ties go to tools not on `demoted` (the built-in catalog),
 /// then by name, so the order never depends on index layout.

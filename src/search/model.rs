@@ -28,6 +28,9 @@ pub fn is_model_dir(dir: &Path) -> bool {
 /// the data dir (fetched there on first use).
 pub fn locate(configured: Option<&Path>) -> Semantics {
     if let Some(dir) = configured {
+        if dir == Path::new("off") {
+            return Semantics::Off;
+        }
         return Semantics::Model(dir.to_owned());
     }
     match std::env::var_os(MODEL_ENV) {

@@ -226,10 +226,12 @@ impl Semantic {
     }
 }
 
-/// The text a tool is embedded from: its words, not its identifiers' glue.
+/// The text a tool is embedded from: server and name split into words, title,
+/// description and parameter names. Parameter descriptions are left out: they are long and
+/// alike across tools ("The account owner of the repository"), and mean pooling lets them
+/// drown what the tool does.
 pub fn tool_text(tool: &ToolDoc) -> String {
     let schema = schema_text::extract(&tool.input_schema);
-    // Short, telling parts first: the model reads at most 256 tokens.
     let mut text = format!(
         "{}: {}",
         split_identifier(&tool.server),
@@ -239,7 +241,6 @@ pub fn tool_text(tool: &ToolDoc) -> String {
         tool.title.as_deref().unwrap_or(""),
         tool.description.as_str(),
         &split_identifier(&schema.names),
-        &schema.descriptions,
     ];
     for part in parts {
         if !part.trim().is_empty() {

@@ -11,6 +11,8 @@ mod interop;
 mod manage;
 mod search_embed;
 mod search_eval;
+mod search_fetch;
 mod search_quality;
+mod search_semantic;
 mod setup;
 mod support;
