@@ -110,7 +110,11 @@ fn rank(index: &SearchIndex, q: &Query, how: Fusion) -> Option<usize> {
     index
         .rank(q.pick(), how, LIMIT)
         .iter()
-        .position(|h| q.expected.iter().any(|(s, t)| *s == h.server && *t == h.tool))
+        .position(|h| {
+            q.expected
+                .iter()
+                .any(|(s, t)| *s == h.server && *t == h.tool)
+        })
         .map(|r| r + 1)
 }
 
@@ -146,14 +150,23 @@ fn grid() -> Vec<(&'static str, Fusion)> {
         }
     }
     for a in 1..10 {
-        g.push(("convex", Fusion::Convex { alpha: a as f32 / 10.0 }));
+        g.push((
+            "convex",
+            Fusion::Convex {
+                alpha: a as f32 / 10.0,
+            },
+        ));
     }
     for a in [0.5, 0.6, 0.7, 0.8] {
         for margin in [0.2, 0.35, 0.5] {
             for c in [0.1, 0.2, 0.3, 0.4] {
                 g.push((
                     "gated",
-                    Fusion::Gated { alpha: a, margin, alpha_confident: c },
+                    Fusion::Gated {
+                        alpha: a,
+                        margin,
+                        alpha_confident: c,
+                    },
                 ));
             }
         }
@@ -175,7 +188,13 @@ fn groups(q: &Query) -> Vec<&'static str> {
     g
 }
 
-const OBJECTIVE: [&str; 5] = ["tool-corpus", "github-corpus", "msc-bench", "msc L2", "msc L4"];
+const OBJECTIVE: [&str; 5] = [
+    "tool-corpus",
+    "github-corpus",
+    "msc-bench",
+    "msc L2",
+    "msc L4",
+];
 
 #[derive(Default, Clone, Copy)]
 struct Tally {
@@ -223,13 +242,25 @@ fn tally(ranks: &[(usize, Option<usize>)], queries: &[Query]) -> BTreeMap<&'stat
 }
 
 fn objective(t: &BTreeMap<&'static str, Tally>) -> f64 {
-    OBJECTIVE.iter().map(|g| t.get(g).map_or(0.0, Tally::mrr)).sum::<f64>() / OBJECTIVE.len() as f64
+    OBJECTIVE
+        .iter()
+        .map(|g| t.get(g).map_or(0.0, Tally::mrr))
+        .sum::<f64>()
+        / OBJECTIVE.len() as f64
 }
 
 fn main() {
     let mut queries = load("tool-corpus", "tool-corpus.json", "queries-dev.jsonl");
-    queries.extend(load("github-corpus", "github-corpus.json", "queries-github-dev.jsonl"));
-    queries.extend(load("msc-bench", "msc-bench/corpus.json", "msc-bench/queries.jsonl"));
+    queries.extend(load(
+        "github-corpus",
+        "github-corpus.json",
+        "queries-github-dev.jsonl",
+    ));
+    queries.extend(load(
+        "msc-bench",
+        "msc-bench/corpus.json",
+        "msc-bench/queries.jsonl",
+    ));
     // Fusion needs no tools: an empty index ranks the stored candidates.
     let ranker = SearchIndex::new().unwrap();
     let grid = grid();
@@ -324,7 +355,8 @@ fn report(ranker: &SearchIndex, grid: &[(&'static str, Fusion)], queries: &[Quer
             .iter()
             .filter(|q| q.set == "msc-bench" && q.level == Some(level))
             .collect();
-        let mean = qs.iter().map(|q| coverage(ranker, q, how)).sum::<f64>() / qs.len().max(1) as f64;
+        let mean =
+            qs.iter().map(|q| coverage(ranker, q, how)).sum::<f64>() / qs.len().max(1) as f64;
         println!("| L{level} | {} | {mean:.3} |", qs.len());
     }
 }

@@ -19,6 +19,8 @@ use crate::registry::{ServerState, Snapshot};
 
 /// How long the terminal commands wait for backends to start.
 const START_LIMIT: Duration = Duration::from_secs(120);
+/// How long `search` waits for tool embeddings before answering with words only.
+const SEMANTIC_LIMIT: Duration = Duration::from_secs(300);
 
 pub(super) async fn search(
     config: Config,
@@ -29,6 +31,17 @@ pub(super) async fn search(
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::start(&config)?;
     engine.settle(START_LIMIT).await;
+    // A first search waits for the index to catch up and starts the semantic channel;
+    // the answer printed is the one after the tools' embeddings are ready.
+    let _ = engine
+        .gateway
+        .call_meta(
+            MetaTool::SearchTools,
+            as_object(json!({ "query": query, "limit": 1 })),
+            no_caller(),
+        )
+        .await;
+    engine.wait_semantic(SEMANTIC_LIMIT).await;
     let snap = engine.gateway.registry().snapshot();
     let mut args = json!({ "query": query, "limit": limit });
     if let Some(server) = server {

@@ -123,7 +123,9 @@ mod tests {
 
     #[test]
     fn small_schemas_pass_whole_until_the_answer_budget_is_spent() {
-        let t = tool(json!({"type": "object", "properties": {"a": {"type": "string", "description": "y".repeat(6000)}}}));
+        let t = tool(
+            json!({"type": "object", "properties": {"a": {"type": "string", "description": "y".repeat(6000)}}}),
+        );
         let mut budget = TOTAL_SCHEMA_CAP;
         let mut whole = 0;
         for _ in 0..10 {

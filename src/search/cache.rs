@@ -27,12 +27,10 @@ pub fn key(text: &str) -> [u8; 32] {
 impl VectorCache {
     /// `$MCP_GATEWAY_EMBED_CACHE`, else the user's cache dir; `None` when neither exists.
     pub fn open_default() -> Option<Self> {
-        let base = std::env::var_os(CACHE_ENV)
-            .map(PathBuf::from)
-            .or_else(|| {
-                directories::ProjectDirs::from("", "", "mcp-gateway")
-                    .map(|d| d.cache_dir().join("embeddings"))
-            })?;
+        let base = std::env::var_os(CACHE_ENV).map(PathBuf::from).or_else(|| {
+            directories::ProjectDirs::from("", "", "mcp-gateway")
+                .map(|d| d.cache_dir().join("embeddings"))
+        })?;
         Some(Self::open(&base))
     }
 

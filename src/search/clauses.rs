@@ -32,21 +32,29 @@ pub fn split(query: &str) -> Vec<String> {
         let next = words.get(i + 1).map(|w| w.to_lowercase());
         // Joining words that start a new step.
         let starts_step = matches!(lower.as_str(), "then" | "afterwards" | "finally" | "next")
-            || (lower == "and" && next.as_deref().is_some_and(|n| n == "then" || n == "finally"));
+            || (lower == "and"
+                && next
+                    .as_deref()
+                    .is_some_and(|n| n == "then" || n == "finally"));
         if starts_step && !current.trim().is_empty() {
             flush(&mut current, &mut clauses);
         }
         current.push_str(word);
         current.push(' ');
         // Sentence ends and semicolons close a clause (but not "e.g." or "3.5").
-        let ends = word.ends_with(['.', '!', '?', ';']) && word.chars().filter(|c| *c == '.').count() <= 1;
+        let ends =
+            word.ends_with(['.', '!', '?', ';']) && word.chars().filter(|c| *c == '.').count() <= 1;
         if ends {
             flush(&mut current, &mut clauses);
         }
     }
     flush(&mut current, &mut clauses);
     clauses.truncate(MAX_CLAUSES);
-    if clauses.len() < 2 { Vec::new() } else { clauses }
+    if clauses.len() < 2 {
+        Vec::new()
+    } else {
+        clauses
+    }
 }
 
 #[cfg(test)]
@@ -55,7 +63,9 @@ mod tests {
 
     #[test]
     fn a_task_splits_into_its_steps() {
-        let c = split("Find the latest sales figures in the database. Then draw a bar chart of them; finally send the chart to the team by email.");
+        let c = split(
+            "Find the latest sales figures in the database. Then draw a bar chart of them; finally send the chart to the team by email.",
+        );
         assert_eq!(c.len(), 3, "{c:?}");
         assert!(c[1].starts_with("Then draw"));
         assert!(c[2].starts_with("finally send"));

@@ -85,7 +85,10 @@ async fn get(url: &str) -> Result<Vec<u8>, String> {
             let percent = body.len() as u64 * 100 / total;
             if percent >= reported + 10 {
                 reported = percent - percent % 10;
-                tracing::info!("downloading the search model: {reported}% of {} MB", total / 1_000_000);
+                tracing::info!(
+                    "downloading the search model: {reported}% of {} MB",
+                    total / 1_000_000
+                );
             }
         }
     }
@@ -136,8 +139,12 @@ fn member(zip: &[u8], name: &str) -> Result<Vec<u8>, FetchError> {
             return Err(bad("broken central directory"));
         }
         let field = |off: usize, four: bool| {
-            if four { u32_at(zip, at + off) } else { u16_at(zip, at + off) }
-                .ok_or_else(|| bad("truncated"))
+            if four {
+                u32_at(zip, at + off)
+            } else {
+                u16_at(zip, at + off)
+            }
+            .ok_or_else(|| bad("truncated"))
         };
         let method = field(10, false)?;
         let compressed = field(20, true)?;
@@ -146,7 +153,9 @@ fn member(zip: &[u8], name: &str) -> Result<Vec<u8>, FetchError> {
         let extra_len = field(30, false)?;
         let comment_len = field(32, false)?;
         let local = field(42, true)?;
-        let entry_name = zip.get(at + 46..at + 46 + name_len).ok_or_else(|| bad("truncated"))?;
+        let entry_name = zip
+            .get(at + 46..at + 46 + name_len)
+            .ok_or_else(|| bad("truncated"))?;
         at += 46 + name_len + extra_len + comment_len;
         if entry_name != name.as_bytes() {
             continue;
@@ -157,7 +166,9 @@ fn member(zip: &[u8], name: &str) -> Result<Vec<u8>, FetchError> {
         let local_name = u16_at(zip, local + 26).ok_or_else(|| bad("truncated"))?;
         let local_extra = u16_at(zip, local + 28).ok_or_else(|| bad("truncated"))?;
         let start = local + 30 + local_name + local_extra;
-        let data = zip.get(start..start + compressed).ok_or_else(|| bad("truncated"))?;
+        let data = zip
+            .get(start..start + compressed)
+            .ok_or_else(|| bad("truncated"))?;
         let out = match method {
             0 => data.to_vec(),
             8 => decompress_to_vec_with_limit(data, MAX_MEMBER)

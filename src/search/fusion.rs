@@ -24,9 +24,14 @@ pub enum Fusion {
     Lexical,
     Dense,
     /// `w_lex/(k + rank_lex) + w_dense/(k + rank_dense)`, with `w_lex = 1`.
-    Rrf { k: f32, dense_weight: f32 },
+    Rrf {
+        k: f32,
+        dense_weight: f32,
+    },
     /// `(1 - alpha)·lex/lex_max + alpha·(cos - cos_min)/(cos_max - cos_min)`.
-    Convex { alpha: f32 },
+    Convex {
+        alpha: f32,
+    },
     /// `Convex` with `alpha_confident` instead of `alpha` when the lexical runner-up scores
     /// at most `(1 - margin)` of the top hit.
     Gated {
@@ -140,7 +145,10 @@ mod tests {
             dense: vec![(key("b"), 0.8), (key("c"), 0.7), (key("a"), 0.1)],
         };
         for how in [
-            Fusion::Rrf { k: 10.0, dense_weight: 1.0 },
+            Fusion::Rrf {
+                k: 10.0,
+                dense_weight: 1.0,
+            },
             Fusion::Convex { alpha: 0.5 },
         ] {
             assert_eq!(fuse(&c, how, None)[0].0, key("b"), "{how:?}");
@@ -150,7 +158,10 @@ mod tests {
     #[test]
     fn ties_go_to_the_users_own_backends() {
         let c = Candidates {
-            lexical: vec![(("capabilities".into(), "a".into()), 1.0), (("time".into(), "b".into()), 1.0)],
+            lexical: vec![
+                (("capabilities".into(), "a".into()), 1.0),
+                (("time".into(), "b".into()), 1.0),
+            ],
             dense: vec![],
         };
         let fused = fuse(&c, DEFAULT, Some("capabilities"));

@@ -44,8 +44,8 @@ use fields::Fields;
 use fusion::{Candidates, Fusion, ToolKey};
 use fuzzy::Vocabulary;
 use lexicon::Lexicon;
-pub use semantic::{Semantics, Status as SemanticStatus, tool_text};
 use semantic::Semantic;
+pub use semantic::{Semantics, Status as SemanticStatus, tool_text};
 
 /// One tool as the index sees it.
 #[derive(Clone, Debug)]
@@ -224,7 +224,11 @@ impl SearchIndex {
         fusion::fuse(candidates, how, demoted.as_deref())
             .into_iter()
             .take(limit)
-            .map(|((server, tool), score)| Hit { server, tool, score })
+            .map(|((server, tool), score)| Hit {
+                server,
+                tool,
+                score,
+            })
             .collect()
     }
 

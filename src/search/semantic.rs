@@ -183,7 +183,12 @@ impl Semantic {
             return None;
         }
         let model = read(&self.shared.model).clone()?;
-        Some(texts.iter().map(|t| model.embed_truncated(t, TEXT_TOKENS)).collect())
+        Some(
+            texts
+                .iter()
+                .map(|t| model.embed_truncated(t, TEXT_TOKENS))
+                .collect(),
+        )
     }
 
     /// Each embedded tool's best cosine with any of `queries` (tools of `server` only, when
@@ -212,7 +217,8 @@ impl Semantic {
             }
         }
         let by_score = |a: &(f32, &str, &str), b: &(f32, &str, &str)| {
-            b.0.total_cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2)))
+            b.0.total_cmp(&a.0)
+                .then_with(|| (a.1, a.2).cmp(&(b.1, b.2)))
         };
         if scored.len() > limit {
             scored.select_nth_unstable_by(limit, by_score);
@@ -296,7 +302,11 @@ fn worker(shared: &Shared) {
         };
         let started = Instant::now();
         let texts: Vec<String> = tools.iter().map(tool_text).collect();
-        let cached = shared.cache.as_ref().map(|c| c.load(&server)).unwrap_or_default();
+        let cached = shared
+            .cache
+            .as_ref()
+            .map(|c| c.load(&server))
+            .unwrap_or_default();
         let keys: Vec<[u8; 32]> = texts.iter().map(|t| super::cache::key(t)).collect();
         let missing: Vec<String> = texts
             .iter()
@@ -321,7 +331,13 @@ fn worker(shared: &Shared) {
         {
             cache.store(&server, &entries);
         }
-        tracing::debug!(server, tools = tools.len(), embedded = missing.len(), ms = started.elapsed().as_millis() as u64, "tool embeddings ready");
+        tracing::debug!(
+            server,
+            tools = tools.len(),
+            embedded = missing.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "tool embeddings ready"
+        );
         let set = ServerVectors {
             tools: tools.iter().map(|t| t.name.clone()).collect(),
             data,

@@ -43,7 +43,10 @@ fn embeddings_match_the_reference_implementation() {
         worst = worst.min(cosine);
         assert!(cosine >= 0.999, "cosine {cosine} for {text:?}");
     }
-    eprintln!("worst cosine with the reference over {} texts: {worst:.6}", cases.len());
+    eprintln!(
+        "worst cosine with the reference over {} texts: {worst:.6}",
+        cases.len()
+    );
 }
 
 #[test]

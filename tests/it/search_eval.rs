@@ -75,7 +75,10 @@ fn run(set: &str, corpus: &str, queries: &str, floors: &Floors) {
         if listed as usize >= total {
             break;
         }
-        assert!(Instant::now() < deadline, "{set}: only {listed}/{total} tools listed");
+        assert!(
+            Instant::now() < deadline,
+            "{set}: only {listed}/{total} tools listed"
+        );
         gw.wait_notification("notifications/tools/list_changed", Duration::from_secs(1));
     }
     // …and embedded: the answer says so.
@@ -89,7 +92,10 @@ fn run(set: &str, corpus: &str, queries: &str, floors: &Floors) {
             break;
         }
         assert!(
-            Instant::now() < deadline && answer["semantic"].as_str().is_some_and(|s| s.starts_with("pending")),
+            Instant::now() < deadline
+                && answer["semantic"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("pending")),
             "{set}: semantic channel not ready: {}",
             answer["semantic"]
         );
@@ -107,7 +113,11 @@ fn run(set: &str, corpus: &str, queries: &str, floors: &Floors) {
             .as_array()
             .unwrap()
             .iter()
-            .position(|m| expected.iter().any(|(s, t)| m["server"] == s.as_str() && m["tool"] == t.as_str()))
+            .position(|m| {
+                expected
+                    .iter()
+                    .any(|(s, t)| m["server"] == s.as_str() && m["tool"] == t.as_str())
+            })
             .map(|i| i + 1);
         if let Some(rank) = rank {
             hit1 += usize::from(rank <= 1);
@@ -135,15 +145,30 @@ fn run(set: &str, corpus: &str, queries: &str, floors: &Floors) {
 
 #[test]
 fn tool_corpus_end_to_end() {
-    run("tool-corpus", "tool-corpus.json", "queries-dev.jsonl", &TOOL_FLOORS);
+    run(
+        "tool-corpus",
+        "tool-corpus.json",
+        "queries-dev.jsonl",
+        &TOOL_FLOORS,
+    );
 }
 
 #[test]
 fn github_corpus_end_to_end() {
-    run("github-corpus", "github-corpus.json", "queries-github-dev.jsonl", &GITHUB_FLOORS);
+    run(
+        "github-corpus",
+        "github-corpus.json",
+        "queries-github-dev.jsonl",
+        &GITHUB_FLOORS,
+    );
 }
 
 #[test]
 fn msc_bench_end_to_end() {
-    run("msc-bench", "msc-bench/corpus.json", "msc-bench/queries.jsonl", &MSC_FLOORS);
+    run(
+        "msc-bench",
+        "msc-bench/corpus.json",
+        "msc-bench/queries.jsonl",
+        &MSC_FLOORS,
+    );
 }

@@ -193,7 +193,11 @@ fn tool_corpus_quality() {
 
 #[test]
 fn msc_bench_quality() {
-    let metrics = evaluate("msc-bench", "msc-bench/corpus.json", "msc-bench/queries.jsonl");
+    let metrics = evaluate(
+        "msc-bench",
+        "msc-bench/corpus.json",
+        "msc-bench/queries.jsonl",
+    );
     check("msc-bench", &metrics, &MSC_FLOORS);
 }
 

@@ -69,7 +69,9 @@ fn time_and_catalog() -> StdioPeer {
             break;
         }
         assert!(
-            answer["semantic"].as_str().is_some_and(|s| s.starts_with("pending")),
+            answer["semantic"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("pending")),
             "{answer}"
         );
         assert!(Instant::now() < deadline, "embeddings not ready: {answer}");

@@ -104,7 +104,9 @@ impl Bert {
             heads,
         };
         if bert.hidden() % heads != 0 {
-            return Err(EmbedError::Format("hidden size not divisible by heads".into()));
+            return Err(EmbedError::Format(
+                "hidden size not divisible by heads".into(),
+            ));
         }
         Ok(bert)
     }
@@ -206,7 +208,12 @@ fn erf(x: f64) -> f64 {
 mod tests {
     #[test]
     fn erf_matches_known_values() {
-        for (x, want) in [(0.0, 0.0), (0.5, 0.520_499_877_8), (1.0, 0.842_700_792_9), (-2.0, -0.995_322_265)] {
+        for (x, want) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_877_8),
+            (1.0, 0.842_700_792_9),
+            (-2.0, -0.995_322_265),
+        ] {
             assert!((super::erf(x) - want).abs() < 2e-7, "erf({x})");
         }
     }

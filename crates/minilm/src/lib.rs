@@ -108,7 +108,11 @@ impl Embedder {
             let workers: Vec<_> = texts
                 .chunks(chunk)
                 .map(|part| {
-                    scope.spawn(move || part.iter().map(|t| self.embed_truncated(t, max_tokens)).collect::<Vec<_>>())
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|t| self.embed_truncated(t, max_tokens))
+                            .collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             workers
@@ -126,4 +130,3 @@ impl Embedder {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
-

@@ -31,7 +31,9 @@ impl Tensors {
             .map(u64::from_le_bytes)
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| bad("too short"))?;
-        let header = bytes.get(8..8 + len).ok_or_else(|| bad("truncated header"))?;
+        let header = bytes
+            .get(8..8 + len)
+            .ok_or_else(|| bad("truncated header"))?;
         let mut raw: HashMap<String, serde_json::Value> =
             serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
         raw.remove("__metadata__");
