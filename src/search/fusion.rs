@@ -43,13 +43,20 @@ pub enum Fusion {
 
 /// The fusion the product uses, chosen by `cargo run --release --example search-cv`
 /// (held-out numbers in BENCHMARKS.md).
-pub const DEFAULT: Fusion = Fusion::Rrf {
-    k: 5.0,
-    dense_weight: 0.5,
+pub const DEFAULT: Fusion = Fusion::Gated {
+    alpha: 0.5,
+    margin: 0.35,
+    alpha_confident: 0.4,
 };
 
-/// One fused list, best first. Ties go to tools not on `demoted` (the built-in catalog),
-/// then by name, so the order never depends on index layout.
+/// A built-in catalog tool's fused score is scaled by this: the user's own backends say
+/// what they want to use, so they win ties and near-ties; a catalog tool still wins when it
+/// matches clearly better.
+pub const DEMOTED_FACTOR: f32 = 0.9;
+
+/// One fused list, best first. Tools on `demoted` (the built-in catalog) are scaled by
+/// [`DEMOTED_FACTOR`] and lose exact ties; the rest of a tie goes by name, so the order
+/// never depends on index layout.
 pub fn fuse(c: &Candidates, how: Fusion, demoted: Option<&str>) -> Vec<(ToolKey, f32)> {
     let dense_on = !c.dense.is_empty();
     let mut scores: Vec<(ToolKey, f32)> = match how {
@@ -81,6 +88,11 @@ pub fn fuse(c: &Candidates, how: Fusion, demoted: Option<&str>) -> Vec<(ToolKey,
         }
     };
     let demoted = |k: &ToolKey| demoted.is_some_and(|d| d == k.0);
+    for (key, score) in &mut scores {
+        if demoted(key) {
+            *score *= DEMOTED_FACTOR;
+        }
+    }
     scores.sort_by(|a, b| {
         b.1.total_cmp(&a.1)
             .then_with(|| demoted(&a.0).cmp(&demoted(&b.0)))

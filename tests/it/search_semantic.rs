@@ -84,11 +84,18 @@ fn time_and_catalog() -> StdioPeer {
 fn the_users_time_server_outranks_the_catalog_and_hits_carry_hints() {
     let mut gw = time_and_catalog();
     let answer = search(&mut gw, "what time is it in Tokyo");
-    let first = &answer["matches"][0];
-    assert_eq!(
-        (first["server"].as_str(), first["tool"].as_str()),
-        (Some("time"), Some("get_current_time")),
-        "{answer}"
+    let matches = answer["matches"].as_array().unwrap();
+    let position = |server: &str, tool: Option<&str>| {
+        matches
+            .iter()
+            .position(|m| m["server"] == server && tool.is_none_or(|t| m["tool"] == t))
+    };
+    assert_eq!(matches[0]["server"], "time", "{answer}");
+    let current = position("time", Some("get_current_time")).expect("get_current_time found");
+    let catalog = position("capabilities", None).unwrap_or(usize::MAX);
+    assert!(
+        current < catalog,
+        "the user's tool must come before the catalog's: {answer}"
     );
     let catalog_hit = answer["matches"]
         .as_array()
