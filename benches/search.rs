@@ -1,7 +1,11 @@
 //! `cargo bench --bench search`: the tool index at 10,000+ tools, in process. Both shared
 //! corpora (694 + 1,223 real tools) are copied under new server names until the index holds
-//! over 10,000 tools; then: full build, search latency over the dev queries (p50/p95, plain
-//! and with a `server` filter), and replacing one backend's tools. Prints a Markdown report.
+//! over 10,000 tools; then: full build, lexical search latency over the dev queries
+//! (p50/p95, plain and with a `server` filter), and replacing one backend's tools. Then the
+//! semantic channel with the real model (the wheel `tests/peers/install.sh` installs):
+//! query embedding, first-time embedding of every tool (fresh cache, both cores), whole
+//! fused search (p50/p99), a ~100-tool backend re-indexed from the embedding cache, and the
+//! process RSS with the model and all vectors. Prints a Markdown report.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod common;
@@ -11,7 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{machine, micros, millis, percentile};
-use mcp_gateway::search::{SearchIndex, ToolDoc};
+use mcp_gateway::search::embed::{Embedder, TEXT_TOKENS};
+use mcp_gateway::search::{SearchIndex, SemanticStatus, Semantics, ToolDoc};
 use serde_json::Value;
 
 const TARGET_TOOLS: usize = 10_000;
@@ -129,5 +134,93 @@ fn main() {
         docs.len(),
         millis(percentile(&mut big_updates, 50.0)),
         millis(percentile(&mut big_updates, 100.0))
+    );
+
+    semantic(&batch, &qs, total);
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn semantic(batch: &[(String, Vec<ToolDoc>)], qs: &[String], total: usize) {
+    let model = common::support::model_dir();
+    let embedder = Embedder::load(&model).unwrap();
+    let mut embed = Vec::new();
+    for q in qs {
+        let start = Instant::now();
+        std::hint::black_box(embedder.embed_truncated(q, TEXT_TOKENS));
+        embed.push(start.elapsed());
+    }
+    drop(embedder);
+
+    let cache = std::env::temp_dir().join(format!("search-bench-cache-{}", std::process::id()));
+    let index = SearchIndex::with_semantics_in(Semantics::Model(model), &cache).unwrap();
+    let start = Instant::now();
+    index.replace_servers(batch).unwrap();
+    assert_eq!(
+        index.wait_semantic(Duration::from_secs(4 * 3600)),
+        SemanticStatus::Ready
+    );
+    let first_time = start.elapsed();
+    std::thread::sleep(Duration::from_secs(2)); // let the background merge finish
+
+    let mut fused = Vec::new();
+    for _ in 0..3 {
+        for q in qs {
+            let start = Instant::now();
+            index.search(q, 10, None).unwrap();
+            fused.push(start.elapsed());
+        }
+    }
+    // A ~100-tool backend re-listing its tools: lexical commit + vectors from the cache.
+    let (name, docs) = batch
+        .iter()
+        .min_by_key(|(_, d)| d.len().abs_diff(100))
+        .unwrap();
+    let mut cached = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        index.replace_server(name, docs).unwrap();
+        assert_eq!(
+            index.wait_semantic(Duration::from_secs(60)),
+            SemanticStatus::Ready
+        );
+        cached.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let rss = rss_mb();
+    let _ = std::fs::remove_dir_all(&cache);
+
+    println!(
+        "| query embedding, one core ({} dev queries) | p50 {:.1} ms, p99 {:.1} ms | p50 ≤ 15 ms |",
+        qs.len(),
+        millis(percentile(&mut embed, 50.0)),
+        millis(percentile(&mut embed, 99.0))
+    );
+    println!(
+        "| first-time embedding of all {total} tools (fresh cache, both cores, model load included) | {:.0} s ({:.1} ms per tool) | report |",
+        first_time.as_secs_f64(),
+        millis(first_time) / total as f64
+    );
+    println!(
+        "| whole search, lexical + semantic fused, top 10 ({} queries × 3) | p50 {:.1} ms, p99 {:.1} ms | p50 ≤ 20 ms, p99 ≤ 60 ms |",
+        qs.len(),
+        millis(percentile(&mut fused, 50.0)),
+        millis(percentile(&mut fused, 99.0))
+    );
+    println!(
+        "| re-index a {}-tool backend, embeddings from the cache, until ready (10 runs) | p50 {:.1} ms, max {:.1} ms | ≤ 50 ms |",
+        docs.len(),
+        millis(percentile(&mut cached, 50.0)),
+        millis(percentile(&mut cached, 100.0))
+    );
+    println!(
+        "| process RSS with the model and {total} tool vectors (bench process) | {rss:.0} MB | ≤ 150 MB |"
     );
 }

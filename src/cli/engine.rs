@@ -16,6 +16,7 @@ use crate::search::SearchIndex;
 
 pub(super) struct Engine {
     pub gateway: Gateway,
+    index: Arc<SearchIndex>,
     pub shutdown: CancellationToken,
     supervisor: Supervisor,
     follower: JoinHandle<()>,
@@ -33,12 +34,17 @@ impl Engine {
     pub fn start_when(config: &Config, go: &CancellationToken) -> anyhow::Result<Engine> {
         let shutdown = crate::shutdown::on_signals();
         let registry = Arc::new(Registry::default());
-        let index = Arc::new(SearchIndex::new()?);
+        let index = Arc::new(SearchIndex::with_semantics(crate::search::model::locate(
+            config.search_model.as_deref(),
+        ))?);
+        // The built-in catalog's tools lose ties to the user's own backends.
+        index.demote_server(Some(&config.capabilities.name));
         let supervisor = Supervisor::start(config, &registry, &shutdown, go);
-        let gateway = Gateway::new(config, registry, index, go.clone());
+        let gateway = Gateway::new(config, registry, Arc::clone(&index), go.clone());
         let follower = tokio::spawn(follow_changes(gateway.clone(), shutdown.clone()));
         Ok(Engine {
             gateway,
+            index,
             shutdown,
             supervisor,
             follower,
@@ -84,6 +90,20 @@ impl Engine {
         }
         progress.finish();
     }
+
+    /// Wait (at most `limit`) until every indexed tool has its embedding, saying so on a
+    /// terminal: the first search of a fresh machine downloads the model and embeds every
+    /// tool, which takes seconds to minutes.
+    pub async fn wait_semantic(&self, limit: Duration) {
+        let index = Arc::clone(&self.index);
+        if let crate::search::SemanticStatus::Pending(_) = index.semantic_status()
+            && std::io::stderr().is_terminal()
+        {
+            eprintln!("preparing semantic search (first use: model download and tool embeddings)…");
+        }
+        let _ = tokio::task::spawn_blocking(move || index.wait_semantic(limit)).await;
+    }
+
     /// Stop the backends and the follower; bounded.
     pub async fn stop(self) {
         self.shutdown.cancel();

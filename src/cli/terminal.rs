@@ -17,6 +17,9 @@ use crate::gateway::Outcome;
 use crate::gateway::meta::MetaTool;
 use crate::registry::{ServerState, Snapshot};
 
+/// How long `search` waits for tool embeddings before answering with words only.
+const SEMANTIC_LIMIT: Duration = Duration::from_secs(300);
+
 pub(super) async fn search(
     config: Config,
     query: &str,
@@ -27,6 +30,17 @@ pub(super) async fn search(
 ) -> anyhow::Result<ExitCode> {
     let engine = Engine::start(&config)?;
     engine.settle(wait).await;
+    // A first search waits for the index to catch up and starts the semantic channel;
+    // the answer printed is the one after the tools' embeddings are ready.
+    let _ = engine
+        .gateway
+        .call_meta(
+            MetaTool::SearchTools,
+            as_object(json!({ "query": query, "limit": 1 })),
+            no_caller(),
+        )
+        .await;
+    engine.wait_semantic(SEMANTIC_LIMIT).await;
     let snap = engine.gateway.registry().snapshot();
     let mut args = json!({ "query": query, "limit": limit });
     if let Some(server) = server {

@@ -77,6 +77,9 @@ pub struct Config {
     pub capabilities: CapabilitiesConfig,
     /// The `limits:` section; defaults when absent.
     pub limits: Limits,
+    /// `search.model`: the embedding model's directory (absolute), or `off` for lexical
+    /// search only; `None` means the default (the user's data dir, fetched on first use).
+    pub search_model: Option<PathBuf>,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
@@ -412,6 +415,13 @@ impl Config {
         }
         if let Some(max) = raw.limits.and_then(|l| l.max_message_bytes) {
             config.limits.max_message_bytes = max.0;
+        }
+        if let Some(model) = raw.search.and_then(|s| s.model) {
+            config.search_model = Some(if model == "off" {
+                PathBuf::from("off")
+            } else {
+                base_dir.join(model)
+            });
         }
         let surfaced = raw
             .surfaced_tools

@@ -96,6 +96,7 @@ pub(crate) struct RawConfig {
     pub meta_mcp: Option<RawMetaMcp>,
     pub capabilities: Option<RawCapabilities>,
     pub limits: Option<RawLimits>,
+    pub search: Option<RawSearch>,
 
     server: Ignored,
     auth: Ignored,
@@ -201,6 +202,15 @@ pub(crate) struct RawCapabilities {
 #[serde(deny_unknown_fields, expecting = "the `limits` section (a mapping)")]
 pub(crate) struct RawLimits {
     pub max_message_bytes: Option<Size>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the search section: `model: <directory of the embedding model>` or `model: off`"
+)]
+pub(crate) struct RawSearch {
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -631,3 +631,16 @@ fn capabilities_section_errors() {
     assert!(fail("capabilities:\n  directores: [x]\n").contains("directores"));
     assert!(fail("capabilities:\n  name: \"a b\"\n").contains("capabilities.name"));
 }
+
+#[test]
+fn search_model_resolves_against_the_config_file_or_is_off() {
+    let c = load("search:\n  model: models/minilm\n");
+    let model = c.search_model.unwrap_or_default();
+    assert!(
+        model.is_absolute() && model.ends_with("models/minilm"),
+        "{model:?}"
+    );
+    let off = load("search:\n  model: off\n");
+    assert_eq!(off.search_model, Some(std::path::PathBuf::from("off")));
+    assert!(load("").search_model.is_none());
+}

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::meta::{self, InvokeArgs, ListToolsArgs, MetaTool, SearchArgs};
 use super::names::{did_you_mean, suggest};
-use super::{Gateway, error_result};
+use super::{Gateway, error_result, search_answer};
 use crate::backend::{CallError, Caller};
 use crate::registry::{ServerEntry, ServerState, Snapshot};
 
@@ -148,20 +148,29 @@ impl Gateway {
                 .await
                 .map_err(|e| format!("search failed: {e}"))?
                 .map_err(|e| format!("search failed: {e}"))?;
+        let mut budget = search_answer::TOTAL_SCHEMA_CAP;
         let matches: Vec<Value> = hits
             .iter()
             .filter_map(|hit| {
                 let tool = snap.server(&hit.server)?.tool(&hit.tool)?;
-                Some(json!({
+                let mut out = json!({
                     "server": hit.server,
                     "tool": hit.tool,
                     "description": clip(tool.description.as_deref().unwrap_or(""), MATCH_CHARS),
                     "score": (f64::from(hit.score) * 1000.0).round() / 1000.0,
-                    "input_schema": &*tool.input_schema,
-                }))
+                });
+                if let Some(hints) = search_answer::hints(tool) {
+                    out["hints"] = hints;
+                }
+                search_answer::add_schema(&mut out, &hit.server, tool, &mut budget);
+                Some(out)
             })
             .collect();
-        let mut out = json!({ "total": matches.len(), "matches": matches });
+        let mut out = json!({
+            "total": matches.len(),
+            "matches": matches,
+            "semantic": search_answer::semantic(&self.inner.index.semantic_status()),
+        });
         let starting = snap.starting();
         if !starting.is_empty() {
             // Tell the agent the list may grow, rather than let it conclude a tool is missing.

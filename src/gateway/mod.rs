@@ -6,6 +6,7 @@ mod catalog;
 mod handlers;
 pub mod meta;
 pub mod names;
+mod search_answer;
 pub mod wire;
 
 use std::collections::BTreeMap;

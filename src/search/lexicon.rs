@@ -8,7 +8,9 @@
 //! software verbs and nouns, developer slang ("land" a change, "spin up" an
 //! environment), question words, and a few everyday domains many MCP servers
 //! cover (maps, stock quotes). No product names or tool names of any corpus:
-//! it must help on tool sets nobody has seen yet.
+//! it must help on tool sets nobody has seen yet. Entries that only bridged one
+//! dev query to its expected tool were retired once the semantic channel existed
+//! (held-out numbers before and after in BENCHMARKS.md); paraphrase is its job.
 
 use std::collections::{HashMap, HashSet};
 
@@ -56,12 +58,9 @@ const RELATED: &[&[&str]] = &[
     &["mr", "merge request"],
     &["issue", "ticket", "bug"],
     &["directory", "folder", "dir"],
-    &["mkdir", "create directory"],
-    &["rename", "move"],
     &["user", "account", "member"],
     &["comment", "note", "reply"],
     &["image", "picture", "photo", "screenshot"],
-    &["upload", "attach"],
     &["download", "export"],
     &["copy", "duplicate", "clone"],
     &["label", "tag"],
@@ -80,27 +79,15 @@ const RELATED: &[&[&str]] = &[
     &["count", "number", "total"],
     &["location", "address", "place", "coordinates"],
     &["check", "verify", "validate"],
-    &["undo", "revert", "reset", "rollback"],
     &["error", "exception", "failure"],
     &["stat", "statistic", "metric"],
     &["message", "msg", "chat"],
-    &["dialog", "popup", "modal", "prompt"],
-    &["network request", "xhr", "ajax"],
-    &["mobile", "phone", "device"],
-    &["tree", "hierarchy", "structure"],
-    &["pipeline", "workflow", "ci", "build"],
-    &["snippet", "gist"],
-    &["hook", "webhook", "callback"],
     &["screenshot", "capture"],
     &["schedule", "cron"],
     &["login", "auth", "authenticate"],
-    &["emulate", "simulate", "pretend", "mock"],
-    &["conflict", "clash", "collide"],
     &["status", "state", "transition"],
     &["version", "revision"],
     &["save", "store", "persist"],
-    &["scan", "detect"],
-    &["distance", "km", "mile"],
     &["directions", "route", "navigate"],
     &["stock", "ticker", "quote", "share price"],
 ];
@@ -110,37 +97,13 @@ const RELATED: &[&[&str]] = &[
 /// words.
 const IMPLIES: &[(&str, &[&str])] = &[
     ("who", &["user", "member", "people", "owner"]),
-    ("when", &["date", "time", "schedule"]),
     ("where", &["location", "path"]),
     ("how many", &["count", "number", "total"]),
-    ("how much", &["cost", "price", "usage"]),
-    ("open", &["create"]),
-    ("kick off", &["start", "trigger", "run"]),
-    ("spin up", &["create", "start", "launch"]),
     ("tear down", &["delete", "destroy"]),
     ("roll back", &["revert", "rollback"]),
-    ("sign off", &["approve"]),
-    ("sign in", &["login", "authenticate"]),
     ("log in", &["login", "authenticate"]),
-    ("land", &["merge"]),
-    ("ship", &["deploy", "release"]),
     ("bump", &["update", "version"]),
     ("nuke", &["delete"]),
-    ("output", &["log"]),
-    ("switch", &["checkout"]),
-    ("main", &["branch"]),
-    ("master", &["branch"]),
-    ("branch", &["ref"]),
-    ("between", &["compare", "diff"]),
-    ("by hand", &["manual"]),
-    ("ask", &["request"]),
-    ("path", &["file"]),
-    ("store", &["create", "save"]),
-    ("share", &["create", "publish"]),
-    ("remember", &["memory", "store"]),
-    ("hour", &["time"]),
-    ("file a", &["create"]),
-    ("file an", &["create"]),
 ];
 
 /// Stop words and expansions, in analyzed (stemmed) form so they compare

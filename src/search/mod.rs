@@ -6,14 +6,26 @@
 //! Updates are blocking (a commit costs ~10 ms); async callers wrap them in
 //! `spawn_blocking`. Searches never wait for an update: they read the last
 //! committed state.
+//!
+//! Two channels rank: lexical (tantivy BM25F with typo tolerance and coverage
+//! re-ranking) and semantic (a sentence-embedding model, `embed`, over each tool's
+//! text, `semantic`); `fusion` merges them. The semantic channel fills in the
+//! background and the lexical one serves alone until it is ready.
 
+mod cache;
+mod clauses;
+pub mod embed;
+pub mod fetch;
 mod fields;
+pub mod fusion;
 mod fuzzy;
 mod lexicon;
+pub mod model;
 mod patterns;
 mod query;
 mod rerank;
 mod schema_text;
+mod semantic;
 mod tokenizer;
 
 use std::collections::HashSet;
@@ -29,8 +41,11 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
 use fields::Fields;
+use fusion::{Candidates, Fusion, ToolKey};
 use fuzzy::Vocabulary;
 use lexicon::Lexicon;
+use semantic::Semantic;
+pub use semantic::{Semantics, Status as SemanticStatus, tool_text};
 
 /// One tool as the index sees it.
 #[derive(Clone, Debug)]
@@ -64,6 +79,11 @@ const WRITER_BUDGET_BYTES: usize = 15_000_000;
 
 /// How many first-stage results the coverage re-ranking considers.
 const CANDIDATES: usize = 50;
+/// How many nearest tools the semantic channel proposes.
+const DENSE_CANDIDATES: usize = 50;
+/// Whether long requests are also embedded clause by clause (`clauses.rs`); chosen by
+/// `examples/search_cv.rs` on msc-bench's multi-step levels.
+pub const SPLIT_CLAUSES: bool = true;
 
 /// The tool index. `Send + Sync`: share it in an `Arc`, update it from one
 /// task while others search.
@@ -81,11 +101,32 @@ pub struct SearchIndex {
     vocabulary: RwLock<Arc<Vocabulary>>,
     /// Set while a background merge runs; at most one at a time.
     merging: Arc<AtomicBool>,
+    semantic: Semantic,
+    /// The built-in catalog's server name: its tools lose ties to the user's own.
+    demoted: RwLock<Option<String>>,
 }
 
 impl SearchIndex {
-    /// An empty in-RAM index.
+    /// An empty in-RAM index, lexical only.
     pub fn new() -> Result<Self, SearchError> {
+        Self::with_semantics(Semantics::Off)
+    }
+
+    /// An empty in-RAM index whose semantic channel uses `semantics`, caching tool
+    /// embeddings in the user's cache dir (or `$MCP_GATEWAY_EMBED_CACHE`).
+    pub fn with_semantics(semantics: Semantics) -> Result<Self, SearchError> {
+        Self::build(semantics, cache::VectorCache::open_default())
+    }
+
+    /// Like [`Self::with_semantics`], caching tool embeddings under `cache_dir`.
+    pub fn with_semantics_in(
+        semantics: Semantics,
+        cache_dir: &std::path::Path,
+    ) -> Result<Self, SearchError> {
+        Self::build(semantics, Some(cache::VectorCache::open(cache_dir)))
+    }
+
+    fn build(semantics: Semantics, cache: Option<cache::VectorCache>) -> Result<Self, SearchError> {
         let (schema, fields) = fields::build_schema();
         let index = Index::create_in_ram(schema);
         let mut analyzer = tokenizer::analyzer();
@@ -110,7 +151,25 @@ impl SearchIndex {
             lexicon,
             vocabulary: RwLock::new(Arc::new(Vocabulary::default())),
             merging: Arc::new(AtomicBool::new(false)),
+            semantic: Semantic::new(semantics, cache),
+            demoted: RwLock::new(None),
         })
+    }
+
+    /// Names the built-in catalog's server, whose tools rank after the user's on ties.
+    pub fn demote_server(&self, server: Option<&str>) {
+        *self.demoted.write().unwrap_or_else(PoisonError::into_inner) = server.map(str::to_owned);
+    }
+
+    /// What the semantic channel can do now.
+    pub fn semantic_status(&self) -> SemanticStatus {
+        self.semantic.status()
+    }
+
+    /// Blocks until every indexed tool has its embedding (or the model failed to load),
+    /// at most `timeout`.
+    pub fn wait_semantic(&self, timeout: std::time::Duration) -> SemanticStatus {
+        self.semantic.wait_ready(timeout)
     }
 
     /// Replaces every tool of `server` with `tools` (an empty slice removes
@@ -119,7 +178,9 @@ impl SearchIndex {
         self.update(|writer, fields| {
             writer.delete_term(Term::from_field_text(fields.server, server));
             add_tools(writer, fields, server, tools)
-        })
+        })?;
+        self.semantic.replace(server, tools);
+        Ok(())
     }
 
     /// Replaces several servers in one commit (startup).
@@ -130,7 +191,11 @@ impl SearchIndex {
                 add_tools(writer, fields, server, tools)?;
             }
             Ok(())
-        })
+        })?;
+        for (server, tools) in servers {
+            self.semantic.replace(server, tools);
+        }
+        Ok(())
     }
 
     /// Removes every tool of `server`. Blocking.
@@ -149,6 +214,58 @@ impl SearchIndex {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let candidates = self.candidates(query, server)?;
+        Ok(self.rank(&candidates, fusion::DEFAULT, limit))
+    }
+
+    /// Fuses `candidates` with `how`; at most `limit` hits.
+    pub fn rank(&self, candidates: &Candidates, how: Fusion, limit: usize) -> Vec<Hit> {
+        let demoted = self.demoted.read().unwrap_or_else(PoisonError::into_inner);
+        fusion::fuse(candidates, how, demoted.as_deref())
+            .into_iter()
+            .take(limit)
+            .map(|((server, tool), score)| Hit {
+                server,
+                tool,
+                score,
+            })
+            .collect()
+    }
+
+    /// Both channels' candidates for `query`, before fusion.
+    pub fn candidates(&self, query: &str, server: Option<&str>) -> Result<Candidates, SearchError> {
+        self.candidates_with(query, server, SPLIT_CLAUSES)
+    }
+
+    /// [`Self::candidates`], choosing whether a long request is also embedded per clause.
+    pub fn candidates_with(
+        &self,
+        query: &str,
+        server: Option<&str>,
+        split_clauses: bool,
+    ) -> Result<Candidates, SearchError> {
+        let lexical = self.lexical(query, server)?;
+        let Some(lexical) = lexical else {
+            return Ok(Candidates::default());
+        };
+        self.semantic.activate();
+        let mut texts = vec![query.to_owned()];
+        if split_clauses {
+            texts.extend(clauses::split(query));
+        }
+        let dense = match self.semantic.embed_query(&texts) {
+            Some(vectors) => self.semantic.nearest(&vectors, server, DENSE_CANDIDATES),
+            None => Vec::new(),
+        };
+        Ok(Candidates { lexical, dense })
+    }
+
+    /// The lexical channel's ranking; `None` when the query has no searchable word.
+    fn lexical(
+        &self,
+        query: &str,
+        server: Option<&str>,
+    ) -> Result<Option<Vec<(ToolKey, f32)>>, SearchError> {
         let vocabulary = Arc::clone(
             &self
                 .vocabulary
@@ -161,7 +278,8 @@ impl SearchIndex {
         let groups = query::compile(&plan, &self.fields, &vocabulary);
         let Some(mut text_query) = query::union(groups.iter().map(|q| q.box_clone()).collect())
         else {
-            return Ok(Vec::new());
+            // Words no indexed tool uses: the semantic channel may still know them.
+            return Ok(terms_of(&mut analyzer, query).then(Vec::new));
         };
         if let Some(server) = server {
             let only: Box<dyn Query> = Box::new(ConstScoreQuery::new(
@@ -179,11 +297,11 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let candidates = searcher.search(
             &text_query,
-            &TopDocs::with_limit(limit.max(CANDIDATES)).order_by_score(),
+            &TopDocs::with_limit(CANDIDATES).order_by_score(),
         )?;
         let ranked = rerank::by_coverage(&searcher, &groups, candidates)?;
-        let mut hits = Vec::with_capacity(limit);
-        for (score, address) in ranked.into_iter().take(limit) {
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (score, address) in ranked {
             let doc: TantivyDocument = searcher.doc(address)?;
             let text = |field| {
                 doc.get_first(field)
@@ -191,13 +309,9 @@ impl SearchIndex {
                     .unwrap_or_default()
                     .to_owned()
             };
-            hits.push(Hit {
-                server: text(self.fields.server),
-                tool: text(self.fields.tool),
-                score,
-            });
+            hits.push(((text(self.fields.server), text(self.fields.tool)), score));
         }
-        Ok(hits)
+        Ok(Some(hits))
     }
 
     /// Runs `edit` on the writer, commits and makes the result visible; on
@@ -260,6 +374,12 @@ impl SearchIndex {
     }
 }
 
+/// Whether `query` has any word at all (after stop words are dropped or not): a query of
+/// only punctuation gives no hits from either channel.
+fn terms_of(analyzer: &mut TextAnalyzer, query: &str) -> bool {
+    !tokenizer::terms(analyzer, query).is_empty()
+}
+
 /// The searchable segments when there is more than one.
 fn segment_ids(reader: &IndexReader) -> Option<Vec<SegmentId>> {
     let ids: Vec<SegmentId> = reader
@@ -274,10 +394,22 @@ fn segment_ids(reader: &IndexReader) -> Option<Vec<SegmentId>> {
 /// Body of the merge thread; `merging` is held true while it runs.
 fn merge_until_compact(writer: &Writer, reader: &IndexReader, merging: &AtomicBool) {
     loop {
-        while let Some(ids) = segment_ids(reader) {
-            // Hold the writer only to schedule; the merge runs on tantivy's pool.
+        loop {
+            // Segment ids are read from the committed index meta under the writer lock, never
+            // from the reader: a commit between the two (an update that deleted every document
+            // of a segment, which the commit then drops) would otherwise hand tantivy ids it
+            // no longer has, and the merge fails ("Starting the merge failed").
             let merge = {
                 let mut slot = writer.lock();
+                let ids = match writer.index.searchable_segment_ids() {
+                    Ok(ids) if ids.len() > 1 => ids,
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "search index merge failed");
+                        merging.store(false, Ordering::Release);
+                        return;
+                    }
+                };
                 match slot.take().map_or_else(|| writer.open(), Ok) {
                     Ok(w) => slot.insert(w).merge(&ids),
                     Err(err) => {

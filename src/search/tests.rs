@@ -165,7 +165,7 @@ fn related_words_help_but_do_not_outrank_literal_words() -> Result<(), SearchErr
         ],
     )?;
     assert_eq!(
-        names(&index.search("mkdir", 10, None)?)[0],
+        names(&index.search("new dir", 10, None)?)[0],
         "fs/create_directory"
     );
     assert_eq!(

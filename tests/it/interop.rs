@@ -22,7 +22,7 @@ pub fn peers_python() -> PathBuf {
     python
 }
 
-fn peers_bin(name: &str) -> PathBuf {
+pub fn peers_bin(name: &str) -> PathBuf {
     let path = repo().join("target/peers-venv/bin").join(name);
     assert!(
         path.is_file(),

