@@ -50,8 +50,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP over stdin/stdout (what an AI client launches).
-    Serve,
+    /// Serve MCP over stdin/stdout (what an AI client launches), and optionally over HTTP.
+    Serve(serve::ServeArgs),
     /// Search the tools of every backend, as `gateway_search_tools` does.
     Search {
         /// What you want to do, in plain words.
@@ -145,7 +145,7 @@ pub struct WaitArg {
 pub fn init_logging(cli: &Cli) -> LogGuard {
     // A person at a terminal wants results, not the backends' chatter.
     let default = match cli.command {
-        Command::Serve => "info,rmcp=warn",
+        Command::Serve(_) => "info,rmcp=warn",
         _ => "warn,rmcp=error",
     };
     let filter =
@@ -173,7 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor { json, wait } => doctor::run(explicit, json, wait.limit).await,
         Command::Init { force } => manage::init(explicit, force),
         Command::Completions { shell } => manage::completions(shell),
-        Command::Serve => serve::run(load(explicit)?).await,
+        Command::Serve(args) => serve::run(load(explicit)?, args).await,
         Command::Search {
             query,
             limit,

@@ -1,7 +1,10 @@
-//! `mcp-gateway serve`: MCP over stdin/stdout until the client closes stdin or a signal.
+//! `mcp-gateway serve`: MCP over stdin/stdout until the client closes stdin or a signal;
+//! with `--http`, also Streamable HTTP at `/mcp` (and with `--no-stdio`, only that).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use rmcp::ServiceExt;
 use rmcp::service::ServerInitializeError;
 
@@ -10,31 +13,84 @@ use tokio_util::sync::CancellationToken;
 use super::engine::Engine;
 use crate::config::{Config, SurfacedTool};
 use crate::gateway::wire::StdioWire;
+use crate::http::{Listener, Options};
 use crate::registry::{Registry, ServerState};
 
 /// Longest the backends wait for the client's handshake before starting anyway.
 const HANDSHAKE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
 
-pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Also serve Streamable HTTP at /mcp on ADDR (default: `http.listen` in gateway.yaml,
+    /// else 127.0.0.1:39400). Beyond loopback a bearer token is required.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub http: Option<String>,
+    /// Serve HTTP only, as a daemon (stdin is not read).
+    #[arg(long, requires = "http")]
+    pub no_stdio: bool,
+    /// With no token configured, make one (or reuse the stored one), store it owner-only and
+    /// print it once.
+    #[arg(long, requires = "http")]
+    pub generate_token: bool,
+}
+
+pub(super) async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Backends start once the client's handshake is done (or after a moment, for clients
     // that send no `initialize`): a burst of child processes starting on a small machine
     // would otherwise delay the one reply the client is waiting for.
     let go = CancellationToken::new();
     let engine = Engine::start_when(&config, &go)?;
-    tokio::spawn(async move {
-        tokio::time::sleep(HANDSHAKE_GRACE).await;
+    let listener = match &args.http {
+        Some(addr) => {
+            let options = Options {
+                addr: parse_addr(addr)?,
+                generate_token: args.generate_token,
+            };
+            match Listener::bind(&engine.gateway, &config.http, &options, &engine.shutdown).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    engine.stop().await;
+                    return Err(e).context("starting the HTTP listener");
+                }
+            }
+        }
+        None => None,
+    };
+    if args.no_stdio {
+        // No stdio handshake will come: start the backends now.
         go.cancel();
-    });
-    tracing::info!(
-        "serving on stdio; {} backend(s) starting in the background",
-        config.backends.len()
-    );
+    } else {
+        tokio::spawn(async move {
+            tokio::time::sleep(HANDSHAKE_GRACE).await;
+            go.cancel();
+        });
+    }
+    let http = listener.map(|l| tokio::spawn(l.run(engine.shutdown.child_token())));
     tokio::spawn(check_surfaced(
         std::sync::Arc::clone(engine.gateway.registry()),
         served_names(&config),
         config.surfaced_tools.clone(),
         engine.shutdown.clone(),
     ));
+
+    if args.no_stdio {
+        engine.shutdown.cancelled().await;
+    } else {
+        serve_stdio(&engine, &config).await;
+    }
+    engine.shutdown.cancel();
+    if let Some(http) = http {
+        let _ = http.await;
+    }
+    engine.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve_stdio(engine: &Engine, config: &Config) {
+    tracing::info!(
+        "serving on stdio; {} backend(s) starting in the background",
+        config.backends.len()
+    );
     // Backends start in the background: `initialize` is answered at once.
     match engine
         .gateway
@@ -53,9 +109,20 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
         Err(ServerInitializeError::ConnectionClosed(_)) => {}
         Err(e) => tracing::error!("MCP session failed to start: {e}"),
     }
+}
 
-    engine.stop().await;
-    Ok(ExitCode::SUCCESS)
+/// `--http` with no value means "the configured address".
+fn parse_addr(text: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let addr = text.parse().with_context(|| {
+        format!(
+            "--http wants an address and port such as {}, not `{text}`",
+            crate::config::DEFAULT_LISTEN
+        )
+    })?;
+    Ok(Some(addr))
 }
 
 /// Every backend this config serves, the capability backend included.

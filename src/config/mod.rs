@@ -32,6 +32,7 @@ mod discover;
 mod duration;
 mod error;
 mod expand;
+mod http;
 mod keys;
 mod locate;
 mod raw;
@@ -52,6 +53,7 @@ pub use child_env::{child_env, dropped_needs, dropped_needs_advice};
 pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, user_config_path};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Location, UnknownKey};
+pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
 pub use size::parse_size;
 
@@ -80,6 +82,8 @@ pub struct Config {
     /// `search.model`: the embedding model's directory (absolute), or `off` for lexical
     /// search only; `None` means the default (the user's data dir, fetched on first use).
     pub search_model: Option<PathBuf>,
+    /// The `http:` section (the optional HTTP listener); defaults when absent.
+    pub http: HttpConfig,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
@@ -412,6 +416,9 @@ impl Config {
         let base_dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         if let Some(caps) = raw.capabilities {
             config.capabilities = capabilities(doc, caps, &base_dir, env)?;
+        }
+        if let Some(http) = raw.http {
+            config.http = http::build(doc, http, &base_dir)?;
         }
         if let Some(max) = raw.limits.and_then(|l| l.max_message_bytes) {
             config.limits.max_message_bytes = max.0;

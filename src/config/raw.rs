@@ -97,6 +97,7 @@ pub(crate) struct RawConfig {
     pub capabilities: Option<RawCapabilities>,
     pub limits: Option<RawLimits>,
     pub search: Option<RawSearch>,
+    pub http: Option<super::http::RawHttp>,
 
     server: Ignored,
     auth: Ignored,
@@ -283,6 +284,7 @@ mod tests {
             "meta_mcp",
             "capabilities",
             "limits",
+            "http",
         ];
         assert_eq!(top.len(), ours.len() + ORIGINAL_SECTIONS.len());
         assert!(ORIGINAL_SECTIONS.iter().all(|k| top.contains(k)));

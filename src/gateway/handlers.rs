@@ -79,6 +79,7 @@ impl Gateway {
         let servers: Vec<Value> = snap
             .servers
             .values()
+            .filter(|s| self.permits_server(&s.name))
             .map(|s| {
                 let mut row = json!({
                     "name": s.name,
@@ -108,16 +109,22 @@ impl Gateway {
         let snap = self.inner.registry.snapshot();
         match args.server {
             Some(name) => {
-                let server = known_server(&snap, &name)?;
+                let server = self.visible_server(&snap, &name)?;
+                let tools: Vec<_> = server
+                    .tools
+                    .iter()
+                    .filter(|t| self.permits(&server.name, t))
+                    .collect();
                 Ok(json!({
                     "server": server.name,
                     "state": server.state.as_str(),
-                    "tools": &*server.tools,
+                    "tools": tools,
                 }))
             }
             None => {
                 let tools: Vec<Value> = snap
                     .tools()
+                    .filter(|(server, t)| self.permits(server, t))
                     .map(|(server, t)| {
                         json!({
                             "server": server,
@@ -135,9 +142,15 @@ impl Gateway {
         self.index_caught_up(INDEX_WAIT).await;
         let snap = self.inner.registry.snapshot();
         if let Some(name) = &args.server {
-            known_server(&snap, name)?;
+            self.visible_server(&snap, name)?;
         }
-        let limit = args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let wanted = args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        // A scoped caller's hits are filtered after ranking, so ask for more.
+        let limit = if self.scope.is_some() {
+            MAX_LIMIT
+        } else {
+            wanted
+        };
         let index = std::sync::Arc::clone(&self.inner.index);
         let server = args.server.clone();
         let query = args.query.clone();
@@ -153,6 +166,9 @@ impl Gateway {
             .iter()
             .filter_map(|hit| {
                 let tool = snap.server(&hit.server)?.tool(&hit.tool)?;
+                if !self.permits(&hit.server, tool) {
+                    return None;
+                }
                 let mut out = json!({
                     "server": hit.server,
                     "tool": hit.tool,
@@ -165,6 +181,7 @@ impl Gateway {
                 search_answer::add_schema(&mut out, &hit.server, tool, &mut budget);
                 Some(out)
             })
+            .take(wanted)
             .collect();
         let mut out = json!({
             "total": matches.len(),
@@ -187,8 +204,30 @@ impl Gateway {
         arguments: JsonObject,
         caller: Caller,
     ) -> Outcome {
+        let started = std::time::Instant::now();
+        let outcome = self
+            .invoke_unobserved(server, tool, arguments, caller)
+            .await;
+        if let Some(observer) = self.inner.observer.get() {
+            let failed = match &outcome {
+                Outcome::Backend(result) => result.is_error == Some(true),
+                Outcome::Failed(_) => true,
+                Outcome::Structured(_) => false,
+            };
+            observer.call_done(server, tool, failed, started.elapsed());
+        }
+        outcome
+    }
+
+    async fn invoke_unobserved(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: JsonObject,
+        caller: Caller,
+    ) -> Outcome {
         let snap = self.inner.registry.snapshot();
-        if let Err(e) = known_server(&snap, server) {
+        if let Err(e) = self.visible_server(&snap, server) {
             return Outcome::Failed(e);
         }
         let Some(entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
@@ -205,8 +244,17 @@ impl Gateway {
                 return Outcome::Failed(format!("server `{server}` is {}{why}", state.as_str()));
             }
         };
-        if entry.tool(tool).is_none() {
+        let Some(def) = entry.tool(tool) else {
             return Outcome::Failed(unknown_tool(&self.inner.registry.snapshot(), &entry, tool));
+        };
+        if let Some(scope) = &self.scope
+            && !self.permits(server, def)
+        {
+            return Outcome::Failed(format!(
+                "API key `{}` may not call `{tool}` on `{server}` (its scope: {})",
+                scope.key,
+                scope.describe()
+            ));
         }
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         match handle.call_tool(params, caller).await {
@@ -217,6 +265,27 @@ impl Gateway {
             )),
             Err(e) => Outcome::Failed(e.to_string()),
         }
+    }
+}
+
+impl Gateway {
+    /// `name`'s entry, if it exists and the caller's scope lets it see that backend. A
+    /// backend outside the scope is refused with the scope, not reported as unknown.
+    fn visible_server<'a>(
+        &self,
+        snap: &'a Snapshot,
+        name: &str,
+    ) -> Result<&'a ServerEntry, String> {
+        if let Some(scope) = &self.scope
+            && !scope.allows_backend(name)
+        {
+            return Err(format!(
+                "API key `{}` may not use server `{name}` (its scope: {})",
+                scope.key,
+                scope.describe()
+            ));
+        }
+        known_server(snap, name)
     }
 }
 

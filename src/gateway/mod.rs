@@ -10,7 +10,8 @@ mod search_answer;
 pub mod wire;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -23,7 +24,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Caller;
-use crate::config::{Config, Mode, SurfacedTool};
+use crate::config::{Config, Mode, Scope, SurfacedTool};
 use crate::registry::{Registry, Snapshot};
 use crate::search::SearchIndex;
 use meta::MetaTool;
@@ -37,10 +38,18 @@ Find one with gateway_search_tools, then call it with gateway_invoke.";
 /// Exposed name → `(server, tool)`, for flat and surfaced tools.
 type FlatNames = BTreeMap<String, (String, String)>;
 
+/// Hears every backend call the gateway makes (the HTTP listener's metrics).
+pub trait CallObserver: Send + Sync {
+    /// `failed` is true for an error the gateway made or an `isError` result.
+    fn call_done(&self, server: &str, tool: &str, failed: bool, elapsed: Duration);
+}
+
 /// The MCP server the client sees. Cheap to clone; all state is shared.
 #[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
+    /// What the caller's API key may use; `None` is everything (stdio, full token).
+    scope: Option<Arc<Scope>>,
 }
 
 struct Inner {
@@ -48,8 +57,10 @@ struct Inner {
     index: Arc<SearchIndex>,
     mode: Mode,
     surfaced: Vec<SurfacedTool>,
-    /// An initialize-era client, told of list changes with plain notifications.
-    upstream: Mutex<Option<Peer<RoleServer>>>,
+    /// Initialize-era clients (one on stdio, one per HTTP session), told of list changes
+    /// with plain notifications. Closed ones are dropped as they are noticed.
+    upstream: Mutex<Vec<Peer<RoleServer>>>,
+    observer: OnceLock<Arc<dyn CallObserver>>,
     /// Fires after each re-index; 2026-07-28 clients hear it on `subscriptions/listen`.
     tools_changed: broadcast::Sender<()>,
     /// The registry version the search index has caught up with.
@@ -74,13 +85,43 @@ impl Gateway {
                 index,
                 mode: config.mode,
                 surfaced: config.surfaced_tools.clone(),
-                upstream: Mutex::new(None),
+                upstream: Mutex::new(Vec::new()),
+                observer: OnceLock::new(),
                 client_ready,
                 tools_changed: broadcast::Sender::new(16),
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
             }),
+            scope: None,
         }
+    }
+
+    /// Report every backend call to `observer` from now on (set once).
+    pub fn observe(&self, observer: Arc<dyn CallObserver>) {
+        let _ = self.inner.observer.set(observer);
+    }
+
+    /// This gateway as seen by a caller limited to `scope`.
+    pub fn scoped(&self, scope: Option<Arc<Scope>>) -> Gateway {
+        Gateway {
+            inner: Arc::clone(&self.inner),
+            scope,
+        }
+    }
+
+    /// Whether the caller may see and call `tool` of `server`.
+    fn permits(&self, server: &str, tool: &Tool) -> bool {
+        self.scope.as_ref().is_none_or(|scope| {
+            let read_only = tool.annotations.as_ref().and_then(|a| a.read_only_hint);
+            scope.allows(server, &tool.name, read_only)
+        })
+    }
+
+    /// Whether the caller may see `server` at all.
+    fn permits_server(&self, server: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|scope| scope.allows_backend(server))
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -88,10 +129,9 @@ impl Gateway {
     }
 
     fn remember(&self, peer: &Peer<RoleServer>) {
-        let mut slot = lock(&self.inner.upstream);
-        if slot.is_none() {
-            *slot = Some(peer.clone());
-        }
+        let mut peers = lock(&self.inner.upstream);
+        peers.retain(|p| !p.is_transport_closed());
+        peers.push(peer.clone());
     }
 
     /// Wait (at most `limit`) until the search index reflects every registry change made
@@ -105,11 +145,15 @@ impl Gateway {
     /// Tell every connected client that the tool list changed.
     async fn announce_tools_changed(&self) {
         let _ = self.inner.tools_changed.send(());
-        let peer = lock(&self.inner.upstream).clone();
-        if let Some(peer) = peer
-            && let Err(e) = peer.notify_tool_list_changed().await
-        {
-            tracing::debug!("tools/list_changed not sent: {e}");
+        let peers = {
+            let mut peers = lock(&self.inner.upstream);
+            peers.retain(|p| !p.is_transport_closed());
+            peers.clone()
+        };
+        for peer in peers {
+            if let Err(e) = peer.notify_tool_list_changed().await {
+                tracing::debug!("tools/list_changed not sent: {e}");
+            }
         }
     }
 
@@ -150,7 +194,9 @@ impl Gateway {
             if !self.exposes(server, tool) {
                 continue;
             }
-            if let Some(def) = snap.server(server).and_then(|s| s.tool(tool)) {
+            if let Some(def) = snap.server(server).and_then(|s| s.tool(tool))
+                && self.permits(server, def)
+            {
                 let mut def = def.clone();
                 def.name = exposed.clone().into();
                 tools.push(def);
@@ -216,8 +262,7 @@ impl ServerHandler for Gateway {
         self.negotiate_initialize(&request)
     }
 
-    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.remember(&context.peer);
+    async fn on_initialized(&self, _context: NotificationContext<RoleServer>) {
         self.inner.client_ready.cancel();
     }
 
@@ -250,9 +295,10 @@ impl ServerHandler for Gateway {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.listed_tools()))
+        let gateway = self.scoped(scope_of(&context));
+        Ok(ListToolsResult::with_all_items(gateway.listed_tools()))
     }
 
     async fn call_tool(
@@ -260,17 +306,29 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let gateway = self.scoped(scope_of(&context));
         let caller = Caller {
             progress_token: context.meta.get_progress_token(),
             peer: Some(context.peer),
             cancelled: context.ct,
         };
-        let mut result = self.call(&request.name, request.arguments, caller).await?;
+        let mut result = gateway
+            .call(&request.name, request.arguments, caller)
+            .await?;
         // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it. It is
         // envelope, not content: rmcp strips it again for older clients.
         result.result_type.get_or_insert(ResultType::COMPLETE);
         Ok(result.into())
     }
+}
+
+/// The scope the HTTP listener attached to this request's HTTP parts, if any.
+fn scope_of(context: &RequestContext<RoleServer>) -> Option<Arc<Scope>> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Arc<Scope>>())
+        .cloned()
 }
 
 /// A text-only `isError` result: what a model reads when a call could not be made.

@@ -7,6 +7,7 @@ mod capabilities;
 mod catalog;
 mod fixture_smoke;
 mod gateway;
+mod http;
 mod interop;
 mod manage;
 mod robustness;
