@@ -17,14 +17,14 @@ use crate::support::{fixture_server_path, gateway_bin, read_jsonl, temp_path};
 const T: Duration = Duration::from_secs(30);
 
 /// A gateway serving HTTP only, on a port the OS picked.
-struct HttpGw {
+pub struct HttpGw {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     stderr: mpsc::Receiver<String>,
 }
 
 impl HttpGw {
-    fn start(config_yaml: &str, listen: &str, envs: &[(&str, &str)]) -> HttpGw {
+    pub fn start(config_yaml: &str, listen: &str, envs: &[(&str, &str)]) -> HttpGw {
         let child = spawn(config_yaml, &["--http", listen, "--no-stdio"], envs);
         HttpGw::wait_listening(child).unwrap_or_else(|text| panic!("no listener:\n{text}"))
     }

@@ -5,6 +5,8 @@
 mod cap_cli;
 mod capabilities;
 mod catalog;
+mod conformance;
+mod deploy;
 mod fixture_smoke;
 mod gateway;
 mod http;
