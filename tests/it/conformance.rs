@@ -43,6 +43,9 @@ fn conformance_server_scenarios_pass_against_the_http_listener() {
         "conformance failures beyond the baseline:\n{summary}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(summary.contains("dns-rebinding-protection: 2 passed"), "{summary}");
+    assert!(
+        summary.contains("dns-rebinding-protection: 2 passed"),
+        "{summary}"
+    );
     let _ = std::fs::remove_dir_all(out_dir);
 }

@@ -131,8 +131,14 @@ fn dockerfile_runs_the_gateway_as_non_root_from_a_distroless_image() {
         .lines()
         .rfind(|l| l.starts_with("USER "))
         .expect("a USER line");
-    assert!(!user.contains("root:") || user.contains("nonroot"), "{user}");
+    assert!(
+        !user.contains("root:") || user.contains("nonroot"),
+        "{user}"
+    );
     assert!(text.contains("--locked"));
     let cmd = text.lines().rfind(|l| l.starts_with("CMD ")).unwrap();
-    assert!(cmd.contains("--http") && cmd.contains("--no-stdio"), "{cmd}");
+    assert!(
+        cmd.contains("--http") && cmd.contains("--no-stdio"),
+        "{cmd}"
+    );
 }
