@@ -285,6 +285,22 @@ impl Gateway {
                 scope.describe()
             ));
         }
+        if let Some(scope) = &self.scope
+            && snap.server(name).is_none()
+        {
+            // Suggest only what the key may see: the names of other backends stay private.
+            let visible: Vec<&str> = snap
+                .servers
+                .keys()
+                .map(String::as_str)
+                .filter(|n| scope.allows_backend(n))
+                .collect();
+            return Err(format!(
+                "unknown server `{name}`{}; servers: {}",
+                did_you_mean(&suggest(name, visible.iter().copied())),
+                visible.join(", ")
+            ));
+        }
         known_server(snap, name)
     }
 }

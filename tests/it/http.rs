@@ -494,7 +494,7 @@ fn parse_prometheus(text: &str) -> Vec<(String, String, f64)> {
 #[test]
 fn http_scoped_key_sees_and_calls_only_its_scope() {
     let log = temp_path("fixture-log.jsonl");
-    let http = "http:\n  token_env: GW_FULL\n  keys:\n    echo-only:\n      token_env: GW_KEY\n      backends: [fixture]\n      tools: [echo]\n";
+    let http = "  hidden:\n    command: /nonexistent/mcp-server\nhttp:\n  token_env: GW_FULL\n  keys:\n    echo-only:\n      token_env: GW_KEY\n      backends: [fixture]\n      tools: [echo]\n";
     let gw = HttpGw::start(
         &fixture_config(&log, http),
         "127.0.0.1:0",
@@ -526,6 +526,13 @@ fn http_scoped_key_sees_and_calls_only_its_scope() {
     );
     let hits = found["structuredContent"]["matches"].as_array().unwrap();
     assert!(hits.iter().all(|m| m["tool"] == "echo"), "{found}");
+
+    // An unknown name does not reveal the backends outside the scope.
+    let unknown = text_of(&scoped.invoke("fixturx", "echo", json!({})));
+    assert!(
+        unknown.contains("servers: fixture") && !unknown.contains("hidden"),
+        "{unknown}"
+    );
 
     // The full token sees everything.
     let mut full = Session::open(gw.addr, Some("full-token"));
