@@ -9,6 +9,7 @@ use super::meta::{self, InvokeArgs, ListToolsArgs, MetaTool, SearchArgs};
 use super::names::{did_you_mean, suggest};
 use super::{Gateway, error_result};
 use crate::backend::{CallError, Caller};
+use crate::proxy;
 use crate::registry::{ServerEntry, ServerState, Snapshot};
 
 /// Default and largest number of search results.
@@ -201,7 +202,14 @@ impl Gateway {
         }
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         match handle.call_tool(params, caller).await {
-            Ok(result) => Outcome::Backend(result),
+            Ok(mut result) => {
+                // Links and embedded resources must read back through the gateway.
+                if proxy::rewrite::has_resources(&result) {
+                    let ns = proxy::namespace(&self.inner.registry.snapshot());
+                    proxy::rewrite::Rewriter { ns: &ns, server }.tool_result(&mut result);
+                }
+                Outcome::Backend(result)
+            }
             Err(CallError::Backend { error, .. }) => Outcome::Failed(format!(
                 "`{server}` rejected the call to `{tool}`: {}",
                 error.message
