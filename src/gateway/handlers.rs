@@ -22,6 +22,8 @@ const START_WAIT: Duration = Duration::from_secs(30);
 /// Longest description in summaries, in characters.
 const SUMMARY_CHARS: usize = 160;
 const MATCH_CHARS: usize = 600;
+/// Longest backend instructions shown by `gateway_list_servers`, in characters.
+const INSTRUCTIONS_CHARS: usize = 4000;
 
 /// What a meta-tool produced.
 pub enum Outcome {
@@ -98,6 +100,13 @@ impl Gateway {
                 }
                 if !s.problems.is_empty() {
                     row["problems"] = json!(s.problems);
+                }
+                // A backend's own guidance, where an agent looks for how to use it.
+                if let Some(text) = s.server.as_ref().and_then(|i| i.instructions.as_deref()) {
+                    row["instructions"] = json!(clip_keeping_lines(text, INSTRUCTIONS_CHARS));
+                }
+                if !s.prompts.is_empty() {
+                    row["prompts_count"] = json!(s.prompts.len());
                 }
                 row
             })
@@ -252,6 +261,14 @@ fn unknown_tool(snap: &Snapshot, entry: &ServerEntry, tool: &str) -> String {
     }
     message.push_str("; gateway_search_tools finds tools by what they do");
     message
+}
+
+/// `text` cut at `max` characters, line breaks kept (instructions are often Markdown).
+fn clip_keeping_lines(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 /// The first line of `text`, cut at `max` characters.

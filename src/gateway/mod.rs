@@ -214,7 +214,7 @@ impl ServerHandler for Gateway {
                 "mcp-gateway",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(self.instructions())
     }
 
     async fn initialize(

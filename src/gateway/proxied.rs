@@ -21,6 +21,11 @@ use crate::proxy::{self, PromptNames, ProxyError, prompts, resources};
 use crate::registry::Snapshot;
 use crate::target::{CallError, Caller};
 
+/// Longest line a backend gets in the gateway's own instructions, in characters.
+const BACKEND_SUMMARY_CHARS: usize = 120;
+/// Bytes of backend summaries the gateway's instructions may carry.
+const INSTRUCTIONS_BUDGET: usize = 1500;
+
 /// The client a request is served for, with its cancellation.
 pub(super) fn caller(context: &RequestContext<RoleServer>) -> Caller {
     Caller {
@@ -94,6 +99,46 @@ impl Gateway {
         // Remember what was said, so a change can be announced.
         *lock(&self.inner.offered) = offered;
         caps
+    }
+
+    /// The gateway's own instructions, then a bounded summary of each ready backend's:
+    /// the first line of each, so no backend can crowd out the rest.
+    pub(super) fn instructions(&self) -> String {
+        let mut text = super::INSTRUCTIONS.to_owned();
+        let snap = self.inner.registry.snapshot();
+        let mut lines = Vec::new();
+        for entry in snap.servers.values() {
+            let Some(own) = entry
+                .server
+                .as_ref()
+                .and_then(|s| s.instructions.as_deref())
+            else {
+                continue;
+            };
+            let first = own
+                .lines()
+                .map(|l| l.trim().trim_start_matches('#').trim())
+                .find(|l| !l.is_empty())
+                .unwrap_or_default();
+            let first: String = first.chars().take(BACKEND_SUMMARY_CHARS).collect();
+            lines.push(format!("- {}: {first}", entry.name));
+        }
+        if !lines.is_empty() {
+            text.push_str(
+                "\n\nBackends with their own instructions (gateway_list_servers shows them in full):\n",
+            );
+            let mut used = 0;
+            for line in lines {
+                used += line.len() + 1;
+                if used > INSTRUCTIONS_BUDGET {
+                    text.push_str("- …\n");
+                    break;
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        text
     }
 
     pub(super) async fn proxy_list_resources(

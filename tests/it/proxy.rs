@@ -151,7 +151,13 @@ fn check_everything(mode: &str) {
     ] {
         let want = own.call_ok("resources/read", json!({"uri": uri}), T);
         let got = gw.call_ok("resources/read", json!({"uri": ns(uri)}), T);
-        assert_eq!(got, map_field(&want, "uri", &ns), "{uri}");
+        // Dynamic resources say when they were made; the rest must be equal.
+        let made = |t: &str| t.split(" created at ").next().unwrap_or(t).to_owned();
+        assert_eq!(
+            map_field(&got, "text", &made),
+            map_field(&map_field(&want, "uri", &ns), "text", &made),
+            "{uri}"
+        );
     }
 
     // A resource_link from a tool result reads back through the gateway.
@@ -249,6 +255,33 @@ fn check_everything(mode: &str) {
         T,
     );
     assert_eq!(got, want);
+
+    // The backend's instructions are kept, in full where an agent looks, summed up in
+    // the gateway's own.
+    let servers = gw.call_ok(
+        "tools/call",
+        json!({"name": "gateway_list_servers", "arguments": {}}),
+        T,
+    );
+    let row = servers["structuredContent"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "everything")
+        .cloned()
+        .unwrap();
+    let own_instructions = row["instructions"].as_str().unwrap_or_default();
+    assert!(own_instructions.contains("Everything Server"), "{row}");
+    let meta = json!({"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }});
+    let discovered = gw.call_ok("server/discover", meta, T);
+    let summary = discovered["instructions"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("- everything: Everything Server"),
+        "{discovered}"
+    );
 
     gw.close_stdin();
     own.close_stdin();
