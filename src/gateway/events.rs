@@ -117,6 +117,40 @@ impl Gateway {
             .collect();
         let mut tools = self.inner.tools_changed.subscribe();
         let mut lists = self.inner.lists_changed.subscribe();
+        // The backends that own the watched resources must send their updates.
+        self.subscribe_backends(&watched, true).await;
+        let served = self
+            .pump_subscription(&context, &accepted, &watched, &mut tools, &mut lists)
+            .await;
+        self.subscribe_backends(&watched, false).await;
+        served
+    }
+
+    /// `resources/subscribe` (or `unsubscribe`) at the backends owning `uris`; a
+    /// backend that cannot is logged, and its resource simply gets no updates.
+    async fn subscribe_backends(&self, uris: &BTreeSet<String>, on: bool) {
+        for uri in uris {
+            let snap = self.inner.registry.snapshot();
+            let ns = proxy::namespace(&snap);
+            let caller = crate::target::Caller {
+                peer: None,
+                progress_token: None,
+                cancelled: CancellationToken::new(),
+            };
+            if let Err(e) = proxy::resources::subscribe(&snap, &ns, uri, on, caller).await {
+                tracing::warn!("subscription to {uri} not forwarded: {e}");
+            }
+        }
+    }
+
+    async fn pump_subscription(
+        &self,
+        context: &SubscriptionContext,
+        accepted: &rmcp::model::SubscriptionFilter,
+        watched: &BTreeSet<String>,
+        tools: &mut tokio::sync::broadcast::Receiver<()>,
+        lists: &mut tokio::sync::broadcast::Receiver<ListChange>,
+    ) -> Result<(), ErrorData> {
         let sink = context.sink();
         loop {
             let sent = tokio::select! {
