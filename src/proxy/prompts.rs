@@ -10,8 +10,8 @@
 
 use rmcp::model::{
     ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, GetPromptRequest,
-    GetPromptRequestParams, GetPromptResponse, LoggingLevel, Prompt, Reference, ServerResult,
-    SetLevelRequest, SetLevelRequestParams,
+    GetPromptRequestParams, GetPromptResponse, LoggingLevel, Prompt, Reference, ResultType,
+    ServerResult, SetLevelRequest, SetLevelRequestParams,
 };
 
 use super::rewrite::Rewriter;
@@ -61,6 +61,8 @@ pub async fn get(
     match handle.request(request, caller).await? {
         ServerResult::GetPromptResult(mut result) => {
             Rewriter { ns, server }.prompt(&mut result);
+            // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it.
+            result.result_type.get_or_insert(ResultType::COMPLETE);
             Ok(GetPromptResponse::Complete(result))
         }
         ServerResult::InputRequiredResult(result) => Ok(GetPromptResponse::InputRequired(result)),
@@ -112,7 +114,10 @@ pub async fn complete(
     }
     let request = ClientRequest::CompleteRequest(CompleteRequest::new(params));
     match handle.request(request, caller).await? {
-        ServerResult::CompleteResult(result) => Ok(result),
+        ServerResult::CompleteResult(mut result) => {
+            result.result_type.get_or_insert(ResultType::COMPLETE);
+            Ok(result)
+        }
         _ => Err(CallError::Unexpected { backend: server }.into()),
     }
 }

@@ -10,7 +10,7 @@
 use rmcp::model::{
     ClientRequest, Cursor, ListResourceTemplatesRequest, ListResourceTemplatesResult,
     ListResourcesRequest, ListResourcesResult, PaginatedRequestParams, ReadResourceRequest,
-    ReadResourceRequestParams, ReadResourceResponse, ServerResult, SubscribeRequest,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerResult, SubscribeRequest,
     SubscribeRequestParams, UnsubscribeRequest, UnsubscribeRequestParams,
 };
 
@@ -194,6 +194,9 @@ pub async fn read(
     match handle.request(request, caller).await? {
         ServerResult::ReadResourceResult(mut result) => {
             Rewriter { ns, server }.read(&mut result);
+            // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it
+            // (rmcp strips it again for older clients).
+            result.result_type.get_or_insert(ResultType::COMPLETE);
             Ok(ReadResourceResponse::Complete(result))
         }
         ServerResult::InputRequiredResult(result) => {
