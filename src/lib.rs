@@ -5,6 +5,8 @@
 //! - [`config`]: `gateway.yaml` — raw serde types, validation, `${VAR}` expansion, discovery.
 //! - [`framing`]: newline-delimited JSON-RPC with a size limit (client and stdio backends).
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
+//! - [`proxy`]: resources, prompts, completion and logging across backends; URI and
+//!   prompt-name namespacing.
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
@@ -21,6 +23,7 @@ pub mod config;
 pub mod export;
 pub mod framing;
 pub mod gateway;
+pub mod proxy;
 pub mod registry;
 pub mod search;
 pub mod shutdown;

@@ -4,12 +4,16 @@
 //! and swaps it in. Every swap bumps a version on a `watch` channel, so waiters (a call
 //! to a backend that is still starting, the terminal commands) wake without polling.
 
+// Logging and resources/subscribe are deprecated by SEP-2577 / 2026-07-28, yet
+// initialize-era clients and backends use them, and the gateway passes them on.
+#![allow(deprecated)]
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use rmcp::model::Tool;
-use tokio::sync::watch;
+use rmcp::model::{LoggingMessageNotificationParam, Prompt, ServerPeerInfo, Tool};
+use tokio::sync::{broadcast, watch};
 
 use crate::target::BackendHandle;
 
@@ -69,6 +73,11 @@ pub struct ServerEntry {
     /// Problems that do not stop the backend (capability files refused or kept at their
     /// previous version), for `gateway_list_servers`.
     pub problems: Vec<String>,
+    /// What an MCP backend answered to `initialize` (capabilities, instructions), while
+    /// it is ready.
+    pub server: Option<Arc<ServerPeerInfo>>,
+    /// The backend's prompts, as listed (empty unless it offers prompts).
+    pub prompts: Arc<[Prompt]>,
 }
 
 impl ServerEntry {
@@ -83,6 +92,8 @@ impl ServerEntry {
             startup: None,
             handle: None,
             problems: Vec::new(),
+            server: None,
+            prompts: Arc::from(Vec::new()),
         }
     }
 
@@ -118,10 +129,32 @@ impl Snapshot {
     }
 }
 
+/// What a backend tells the client beyond its tool list, in the backend's own terms
+/// (URIs un-namespaced); `proxy` turns them into what the client sees.
+#[derive(Debug, Clone)]
+pub enum BackendEvent {
+    /// Its resource list changed (or it came or went with resources).
+    ResourcesChanged { backend: Arc<str> },
+    /// Its prompt list changed (or it came or went with prompts).
+    PromptsChanged { backend: Arc<str> },
+    /// A subscribed resource changed.
+    ResourceUpdated { backend: Arc<str>, uri: String },
+    /// A `notifications/message` log entry.
+    Log {
+        backend: Arc<str>,
+        message: LoggingMessageNotificationParam,
+    },
+}
+
+/// How many backend events may wait for a slow client before the oldest are dropped
+/// (and the drop logged).
+const EVENT_BACKLOG: usize = 256;
+
 /// Shared, swappable [`Snapshot`].
 pub struct Registry {
     current: RwLock<Arc<Snapshot>>,
     version: watch::Sender<u64>,
+    events: broadcast::Sender<BackendEvent>,
 }
 
 impl Default for Registry {
@@ -129,11 +162,23 @@ impl Default for Registry {
         Registry {
             current: RwLock::new(Arc::new(Snapshot::default())),
             version: watch::Sender::new(0),
+            events: broadcast::Sender::new(EVENT_BACKLOG),
         }
     }
 }
 
 impl Registry {
+    /// Announce a backend event to whoever follows them (the client-facing server).
+    pub fn announce(&self, event: BackendEvent) {
+        // No follower (terminal commands) is fine: nobody to tell.
+        let _ = self.events.send(event);
+    }
+
+    /// Follow backend events from now on.
+    pub fn events(&self) -> broadcast::Receiver<BackendEvent> {
+        self.events.subscribe()
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
         // A poisoned lock only means a writer panicked between read and swap; the Arc
         // inside is still a whole snapshot, so keep serving it.

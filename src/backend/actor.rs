@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::model::Tool;
+use rmcp::model::{Prompt, Tool};
 use rmcp::service::ClientCacheConfig;
 use rmcp::{Peer, RoleClient};
 use tokio::sync::mpsc;
@@ -17,7 +17,7 @@ use super::client::{ActorCommand, BackendClient};
 use super::connect::{self, ConnectError, StderrTail};
 use super::progress::ProgressRoutes;
 use crate::config::BackendConfig;
-use crate::registry::{Registry, ServerState, normalize_tool};
+use crate::registry::{BackendEvent, Registry, ServerState, normalize_tool};
 use crate::target::BackendHandle;
 
 /// Consecutive failed starts after which the actor gives up.
@@ -74,8 +74,10 @@ impl Actor {
         let progress = ProgressRoutes::default();
         let (mailbox, mut commands) = mpsc::channel(4);
         let client = BackendClient {
+            name: Arc::clone(&self.name),
             protocol: offered_version(&self.config),
             mailbox,
+            registry: Arc::clone(&self.registry),
         };
 
         let opened = match connect::open(&self.name, &self.config, &stderr, self.max_message_bytes)
@@ -134,6 +136,15 @@ impl Actor {
             kill_group(group);
             return self.fail(&ConnectError::Initialize(e), false);
         }
+        let server = peer.peer_info();
+        let caps = server.as_ref().map(|s| s.capabilities.clone());
+        let offers_prompts = caps.as_ref().is_some_and(|c| c.prompts.is_some());
+        let offers_resources = caps.as_ref().is_some_and(|c| c.resources.is_some());
+        let prompts = if offers_prompts {
+            self.list_prompts(&peer).await
+        } else {
+            Arc::from(Vec::new())
+        };
         let startup = started.elapsed();
         tracing::info!(backend = %self.name, "ready in {startup:?}");
         self.registry.update(&self.name, |e| {
@@ -141,7 +152,11 @@ impl Actor {
             e.handle = Some(handle);
             e.startup = Some(startup);
             e.last_error = None;
+            e.server = server;
+            e.prompts = prompts;
         });
+        // Its prompts and resources join the client's lists.
+        self.announce_lists(offers_prompts, offers_resources);
 
         let closed = service.waiting();
         tokio::pin!(closed);
@@ -153,15 +168,22 @@ impl Actor {
                     let e = ConnectError::Initialize(format!("connection closed (process exited?){detail}"));
                     return self.fail(&e, true);
                 }
-                Some(ActorCommand::RefreshTools) = commands.recv() => {
-                    if let Err(e) = self.refresh_tools(&peer).await {
-                        tracing::warn!(
-                            backend = %self.name,
-                            "re-listing tools failed: {}",
-                            self.config.transport.redact(&e.to_string())
-                        );
+                Some(command) = commands.recv() => match command {
+                    ActorCommand::RefreshTools => {
+                        if let Err(e) = self.refresh_tools(&peer).await {
+                            tracing::warn!(
+                                backend = %self.name,
+                                "re-listing tools failed: {}",
+                                self.config.transport.redact(&e.to_string())
+                            );
+                        }
                     }
-                }
+                    ActorCommand::RefreshPrompts => {
+                        let prompts = self.list_prompts(&peer).await;
+                        self.registry.update(&self.name, |e| e.prompts = prompts);
+                        self.announce_lists(true, false);
+                    }
+                },
                 () = self.shutdown.cancelled() => {
                     stop(connection, group, closed).await;
                     return Ended::Shutdown;
@@ -195,6 +217,35 @@ impl Actor {
         Ok(())
     }
 
+    /// The backend's prompts; a failure leaves it without prompts (and says why) rather
+    /// than failing a backend whose tools work.
+    async fn list_prompts(&self, peer: &Peer<RoleClient>) -> Arc<[Prompt]> {
+        match tokio::time::timeout(self.config.timeout, peer.list_all_prompts()).await {
+            Ok(Ok(prompts)) => prompts.into(),
+            Ok(Err(e)) => {
+                tracing::warn!(backend = %self.name, "prompts/list failed: {e}");
+                Arc::from(Vec::new())
+            }
+            Err(_) => {
+                tracing::warn!(backend = %self.name, "prompts/list not answered in time");
+                Arc::from(Vec::new())
+            }
+        }
+    }
+
+    fn announce_lists(&self, prompts: bool, resources: bool) {
+        let backend = Arc::clone(&self.name);
+        if prompts {
+            let backend = Arc::clone(&backend);
+            self.registry
+                .announce(BackendEvent::PromptsChanged { backend });
+        }
+        if resources {
+            self.registry
+                .announce(BackendEvent::ResourcesChanged { backend });
+        }
+    }
+
     fn fail(&self, error: &ConnectError, ready: bool) -> Ended {
         self.note_failure(&error.to_string());
         Ended::Failed {
@@ -207,12 +258,22 @@ impl Actor {
         // HTTP errors quote the URL (query string included): never log or show a credential.
         let error = &self.config.transport.redact(error);
         tracing::warn!(backend = %self.name, "failed: {error}");
+        let mut had = (false, false);
         self.registry.update(&self.name, |e| {
+            let caps = e.server.as_ref().map(|s| &s.capabilities);
+            had = (
+                !e.prompts.is_empty(),
+                caps.is_some_and(|c| c.resources.is_some()),
+            );
             e.state = ServerState::Failed;
             e.handle = None;
             e.tools = Arc::from(Vec::new());
             e.last_error = Some(error.to_owned());
+            e.server = None;
+            e.prompts = Arc::from(Vec::new());
         });
+        // Its prompts and resources leave the client's lists.
+        self.announce_lists(had.0, had.1);
     }
 }
 

@@ -9,6 +9,7 @@ use super::meta::{self, InvokeArgs, ListToolsArgs, MetaTool, SearchArgs};
 use super::names::{did_you_mean, suggest};
 use super::{Gateway, error_result, search_answer};
 use crate::backend::{CallError, Caller};
+use crate::proxy;
 use crate::registry::{ServerEntry, ServerState, Snapshot};
 
 /// Default and largest number of search results.
@@ -21,6 +22,8 @@ const START_WAIT: Duration = Duration::from_secs(30);
 /// Longest description in summaries, in characters.
 const SUMMARY_CHARS: usize = 160;
 const MATCH_CHARS: usize = 600;
+/// Longest backend instructions shown by `gateway_list_servers`, in characters.
+const INSTRUCTIONS_CHARS: usize = 4000;
 
 /// What a meta-tool produced.
 pub enum Outcome {
@@ -97,6 +100,13 @@ impl Gateway {
                 }
                 if !s.problems.is_empty() {
                     row["problems"] = json!(s.problems);
+                }
+                // A backend's own guidance, where an agent looks for how to use it.
+                if let Some(text) = s.server.as_ref().and_then(|i| i.instructions.as_deref()) {
+                    row["instructions"] = json!(clip_keeping_lines(text, INSTRUCTIONS_CHARS));
+                }
+                if !s.prompts.is_empty() {
+                    row["prompts_count"] = json!(s.prompts.len());
                 }
                 row
             })
@@ -210,7 +220,14 @@ impl Gateway {
         }
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         match handle.call_tool(params, caller).await {
-            Ok(result) => Outcome::Backend(result),
+            Ok(mut result) => {
+                // Links and embedded resources must read back through the gateway.
+                if proxy::rewrite::has_resources(&result) {
+                    let ns = proxy::namespace(&self.inner.registry.snapshot());
+                    proxy::rewrite::Rewriter { ns: &ns, server }.tool_result(&mut result);
+                }
+                Outcome::Backend(result)
+            }
             Err(CallError::Backend { error, .. }) => Outcome::Failed(format!(
                 "`{server}` rejected the call to `{tool}`: {}",
                 error.message
@@ -253,6 +270,14 @@ fn unknown_tool(snap: &Snapshot, entry: &ServerEntry, tool: &str) -> String {
     }
     message.push_str("; gateway_search_tools finds tools by what they do");
     message
+}
+
+/// `text` cut at `max` characters, line breaks kept (instructions are often Markdown).
+fn clip_keeping_lines(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 /// The first line of `text`, cut at `max` characters.

@@ -2,10 +2,16 @@
 //! serves the meta-tools (or flat/surfaced tools), proxies calls to backends, and is the
 //! one place where failures become wire errors or `isError` results.
 
+// Logging and resources/subscribe are deprecated by SEP-2577 / 2026-07-28, yet
+// initialize-era clients and backends use them, and the gateway passes them on.
+#![allow(deprecated)]
+
 mod catalog;
+mod events;
 mod handlers;
 pub mod meta;
 pub mod names;
+mod proxied;
 mod search_answer;
 pub mod wire;
 
@@ -13,9 +19,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams, ResultType,
-    ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ResultType, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -24,11 +33,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Caller;
 use crate::config::{Config, Mode, SurfacedTool};
+use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
 use crate::search::SearchIndex;
 use meta::MetaTool;
 
 pub use catalog::follow_changes;
+pub use events::follow_events;
 pub use handlers::Outcome;
 
 const INSTRUCTIONS: &str = "Tools of many MCP servers sit behind this gateway. \
@@ -52,6 +63,10 @@ struct Inner {
     upstream: Mutex<Option<Peer<RoleServer>>>,
     /// Fires after each re-index; 2026-07-28 clients hear it on `subscriptions/listen`.
     tools_changed: broadcast::Sender<()>,
+    /// Prompt and resource changes, for 2026-07-28 clients' `subscriptions/listen`.
+    lists_changed: broadcast::Sender<events::ListChange>,
+    /// The non-tool capabilities last declared to the client.
+    offered: Mutex<Offered>,
     /// The registry version the search index has caught up with.
     indexed: watch::Sender<u64>,
     /// Cancelled when the client has finished its handshake (backends then start).
@@ -77,6 +92,8 @@ impl Gateway {
                 upstream: Mutex::new(None),
                 client_ready,
                 tools_changed: broadcast::Sender::new(16),
+                lists_changed: broadcast::Sender::new(64),
+                offered: Mutex::new(Offered::default()),
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
             }),
@@ -193,17 +210,12 @@ impl Gateway {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .build(),
-        )
-        .with_server_info(Implementation::new(
-            "mcp-gateway",
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(self.capabilities())
+            .with_server_info(Implementation::new(
+                "mcp-gateway",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(self.instructions())
     }
 
     async fn initialize(
@@ -223,28 +235,93 @@ impl ServerHandler for Gateway {
 
     fn accepted_subscription_filter(
         &self,
-        _requested: &SubscriptionFilter,
+        requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        let mut accepted = SubscriptionFilter::builder()
+            .tools_list_changed()
+            .prompts_list_changed()
+            .resources_list_changed()
+            .build();
+        accepted.resource_subscriptions = requested.resource_subscriptions.clone();
+        Some(accepted)
     }
 
-    /// A 2026-07-28 client's `subscriptions/listen` stream: list changes go out on it.
+    /// A 2026-07-28 client's `subscriptions/listen` stream: list changes and updates of
+    /// the resources it named go out on it.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
-        let mut changes = self.inner.tools_changed.subscribe();
-        loop {
-            tokio::select! {
-                change = changes.recv() => match change {
-                    // A lagged receiver missed some changes; one notice covers them all.
-                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                        if context.sink().notify_tool_list_changed().await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                },
-                () = context.cancelled() => return Ok(()),
-            }
-        }
+        self.serve_subscription(context).await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.proxy_list_resources(request, &context).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.proxy_list_templates(request, &context).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.proxy_read(request, &context).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.proxy_subscribe(&request.uri, true, &context).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.proxy_subscribe(&request.uri, false, &context).await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(self.proxy_list_prompts())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.proxy_get_prompt(request, &context).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.proxy_complete(request, &context).await
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.proxy_set_level(request.level, &context).await
     }
 
     async fn list_tools(
@@ -260,11 +337,7 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let caller = Caller {
-            progress_token: context.meta.get_progress_token(),
-            peer: Some(context.peer),
-            cancelled: context.ct,
-        };
+        let caller = proxied::caller(&context);
         let mut result = self.call(&request.name, request.arguments, caller).await?;
         // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it. It is
         // envelope, not content: rmcp strips it again for older clients.

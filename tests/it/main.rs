@@ -9,6 +9,7 @@ mod fixture_smoke;
 mod gateway;
 mod interop;
 mod manage;
+mod proxy;
 mod robustness;
 mod search_embed;
 mod search_eval;
