@@ -150,6 +150,14 @@ impl Registry {
         });
     }
 
+    /// Take a backend out (a reload removed it). Its tools leave the index on the next
+    /// follower round, like any other change.
+    pub fn remove(&self, name: &str) {
+        self.swap(|snap| {
+            snap.servers.remove(name);
+        });
+    }
+
     /// Change one backend's entry in place; a no-op if it is gone.
     pub fn update(&self, name: &str, change: impl FnOnce(&mut ServerEntry)) {
         self.swap(|snap| {

@@ -136,7 +136,7 @@ impl Actor {
         }
         let startup = started.elapsed();
         tracing::info!(backend = %self.name, "ready in {startup:?}");
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             e.state = ServerState::Ready;
             e.handle = Some(handle);
             e.startup = Some(startup);
@@ -188,11 +188,19 @@ impl Actor {
         }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
         let tools: Arc<[Tool]> = tools.into();
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             e.tools = tools;
             e.problems = listed.skipped;
         });
         Ok(())
+    }
+
+    /// Change this backend's registry entry, unless the actor has been told to stop: a
+    /// reload may already have put its replacement (same name) in the registry.
+    fn publish(&self, change: impl FnOnce(&mut crate::registry::ServerEntry)) {
+        if !self.shutdown.is_cancelled() {
+            self.registry.update(&self.name, change);
+        }
     }
 
     fn fail(&self, error: &ConnectError, ready: bool) -> Ended {
@@ -207,7 +215,7 @@ impl Actor {
         // HTTP errors quote the URL (query string included): never log or show a credential.
         let error = &self.config.transport.redact(error);
         tracing::warn!(backend = %self.name, "failed: {error}");
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             e.state = ServerState::Failed;
             e.handle = None;
             e.tools = Arc::from(Vec::new());

@@ -17,7 +17,7 @@ use crate::search::SearchIndex;
 pub(super) struct Engine {
     pub gateway: Gateway,
     pub shutdown: CancellationToken,
-    supervisor: Supervisor,
+    supervisor: Arc<Supervisor>,
     follower: JoinHandle<()>,
 }
 
@@ -34,7 +34,7 @@ impl Engine {
         let shutdown = crate::shutdown::on_signals();
         let registry = Arc::new(Registry::default());
         let index = Arc::new(SearchIndex::new()?);
-        let supervisor = Supervisor::start(config, &registry, &shutdown, go);
+        let supervisor = Arc::new(Supervisor::start(config, &registry, &shutdown, go));
         let gateway = Gateway::new(config, registry, index, go.clone());
         let follower = tokio::spawn(follow_changes(gateway.clone(), shutdown.clone()));
         Ok(Engine {
@@ -43,6 +43,11 @@ impl Engine {
             supervisor,
             follower,
         })
+    }
+
+    /// The supervisor, for reloads to reconcile the backends with.
+    pub fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.supervisor
     }
 
     /// Wait until no backend is starting (at most `limit`), showing which ones are still

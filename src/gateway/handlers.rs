@@ -101,7 +101,11 @@ impl Gateway {
                 row
             })
             .collect();
-        json!({ "servers": servers, "total": servers.len() })
+        let mut out = json!({ "servers": servers, "total": servers.len() });
+        if let Some(problem) = self.config_problem() {
+            out["config"] = problem.to_json();
+        }
+        out
     }
 
     fn list_tools_of(&self, args: ListToolsArgs) -> Result<Value, String> {
@@ -178,9 +182,17 @@ impl Gateway {
         arguments: JsonObject,
         caller: Caller,
     ) -> Outcome {
+        let problem = self.config_problem();
+        if let Some(p) = problem.as_deref().filter(|p| !p.kept_last_good) {
+            return Outcome::Failed(p.summary());
+        }
         let snap = self.inner.registry.snapshot();
         if let Err(e) = known_server(&snap, server) {
-            return Outcome::Failed(e);
+            // The server may be in the edit that did not load: say why it is not here.
+            return Outcome::Failed(match problem {
+                Some(p) => format!("{e}; {}", p.summary()),
+                None => e,
+            });
         }
         let Some(entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
             return Outcome::Failed(format!("server `{server}` was removed"));

@@ -9,6 +9,7 @@ mod fixture_smoke;
 mod gateway;
 mod interop;
 mod manage;
+mod reload;
 mod robustness;
 mod search_eval;
 mod search_quality;
