@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rmcp::model::Tool;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::target::BackendHandle;
 
@@ -69,6 +69,13 @@ pub struct ServerEntry {
     /// Problems that do not stop the backend (capability files refused or kept at their
     /// previous version), for `gateway_list_servers`.
     pub problems: Vec<String>,
+    /// Failed starts in a row (reset by a start that succeeds).
+    pub attempts: u32,
+    /// When the next start is due; `None` while starting, ready, or waiting for a config
+    /// change (a permanent error).
+    pub next_retry: Option<SystemTime>,
+    /// Asks the backend's actor to retry now instead of at `next_retry`.
+    pub retry_now: Option<Arc<Notify>>,
 }
 
 impl ServerEntry {
@@ -83,6 +90,9 @@ impl ServerEntry {
             startup: None,
             handle: None,
             problems: Vec::new(),
+            attempts: 0,
+            next_retry: None,
+            retry_now: None,
         }
     }
 
@@ -191,12 +201,24 @@ impl Registry {
 
     /// Wait until `name` has left `Starting` (or `limit` passes) and return its entry.
     pub async fn wait_settled(&self, name: &str, limit: Duration) -> Option<Arc<ServerEntry>> {
+        self.wait_until(name, limit, |e| e.state != ServerState::Starting)
+            .await
+    }
+
+    /// Wait until `name`'s entry satisfies `done` or is gone (or `limit` passes), and
+    /// return it.
+    pub async fn wait_until(
+        &self,
+        name: &str,
+        limit: Duration,
+        done: impl Fn(&ServerEntry) -> bool,
+    ) -> Option<Arc<ServerEntry>> {
         let mut changes = self.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let entry = self.snapshot().server(name).cloned();
             match &entry {
-                Some(e) if e.state == ServerState::Starting => {}
+                Some(e) if !done(e) => {}
                 _ => return entry,
             }
             if tokio::time::timeout_at(deadline, changes.changed())

@@ -206,6 +206,8 @@ impl Supervisor {
             transport_kind(backend),
         );
         let actor = if backend.enabled {
+            let retry_now = Arc::new(tokio::sync::Notify::new());
+            entry.retry_now = Some(Arc::clone(&retry_now));
             self.registry.put(entry);
             let stop = self.shutdown.child_token();
             let actor = actor::Actor {
@@ -214,6 +216,7 @@ impl Supervisor {
                 registry: Arc::clone(&self.registry),
                 max_message_bytes,
                 shutdown: stop.clone(),
+                retry_now,
             };
             let done = self.spawn(stop.clone(), Box::pin(actor.run()));
             Some(ActorTask { stop, done })

@@ -5,6 +5,7 @@
 mod cap_cli;
 mod capabilities;
 mod catalog;
+mod comeback;
 mod fixture_smoke;
 mod gateway;
 mod interop;
