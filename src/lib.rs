@@ -13,6 +13,8 @@
 //! - [`backend`]: one actor per backend connection, and their supervisor.
 //! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
 //! - [`export`]: every write to a file the user owns (client configs, `gateway.yaml`).
+//! - [`watch`]: `gateway.yaml` file events and SIGHUP → reload events.
+//! - [`reload`]: each reload event → a new config, reconciled into the running gateway.
 //! - [`shutdown`]: the root cancellation token and signal handling.
 //! - [`sys`]: process-level C library settings (the only `unsafe` code).
 
@@ -25,7 +27,9 @@ pub mod framing;
 pub mod gateway;
 pub mod proxy;
 pub mod registry;
+pub mod reload;
 pub mod search;
 pub mod shutdown;
 pub mod sys;
 pub mod target;
+pub mod watch;

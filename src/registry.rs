@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rmcp::model::{LoggingMessageNotificationParam, Prompt, ServerPeerInfo, Tool};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 use crate::target::BackendHandle;
 
@@ -78,6 +78,13 @@ pub struct ServerEntry {
     pub server: Option<Arc<ServerPeerInfo>>,
     /// The backend's prompts, as listed (empty unless it offers prompts).
     pub prompts: Arc<[Prompt]>,
+    /// Failed starts in a row (reset by a start that succeeds).
+    pub attempts: u32,
+    /// When the next start is due; `None` while starting, ready, or waiting for a config
+    /// change (a permanent error).
+    pub next_retry: Option<SystemTime>,
+    /// Asks the backend's actor to retry now instead of at `next_retry`.
+    pub retry_now: Option<Arc<Notify>>,
 }
 
 impl ServerEntry {
@@ -94,6 +101,9 @@ impl ServerEntry {
             problems: Vec::new(),
             server: None,
             prompts: Arc::from(Vec::new()),
+            attempts: 0,
+            next_retry: None,
+            retry_now: None,
         }
     }
 
@@ -195,6 +205,14 @@ impl Registry {
         });
     }
 
+    /// Take a backend out (a reload removed it). Its tools leave the index on the next
+    /// follower round, like any other change.
+    pub fn remove(&self, name: &str) {
+        self.swap(|snap| {
+            snap.servers.remove(name);
+        });
+    }
+
     /// Change one backend's entry in place; a no-op if it is gone.
     pub fn update(&self, name: &str, change: impl FnOnce(&mut ServerEntry)) {
         self.swap(|snap| {
@@ -228,12 +246,24 @@ impl Registry {
 
     /// Wait until `name` has left `Starting` (or `limit` passes) and return its entry.
     pub async fn wait_settled(&self, name: &str, limit: Duration) -> Option<Arc<ServerEntry>> {
+        self.wait_until(name, limit, |e| e.state != ServerState::Starting)
+            .await
+    }
+
+    /// Wait until `name`'s entry satisfies `done` or is gone (or `limit` passes), and
+    /// return it.
+    pub async fn wait_until(
+        &self,
+        name: &str,
+        limit: Duration,
+        done: impl Fn(&ServerEntry) -> bool,
+    ) -> Option<Arc<ServerEntry>> {
         let mut changes = self.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let entry = self.snapshot().server(name).cloned();
             match &entry {
-                Some(e) if e.state == ServerState::Starting => {}
+                Some(e) if !done(e) => {}
                 _ => return entry,
             }
             if tokio::time::timeout_at(deadline, changes.changed())

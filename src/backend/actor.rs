@@ -4,12 +4,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rmcp::model::{Prompt, Tool};
 use rmcp::service::ClientCacheConfig;
 use rmcp::{Peer, RoleClient};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::call::McpTarget;
@@ -20,8 +20,11 @@ use crate::config::BackendConfig;
 use crate::registry::{BackendEvent, Registry, ServerState, normalize_tool};
 use crate::target::BackendHandle;
 
-/// Consecutive failed starts after which the actor gives up.
-const MAX_RESTARTS: u32 = 5;
+/// The first retry's delay; each failed start in a row doubles it, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between tries: a backend that comes back (VPN up, laptop awake, a
+/// container started) is in use again within a minute, without anyone asking.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub(crate) struct Actor {
     pub(crate) name: Arc<str>,
@@ -30,6 +33,8 @@ pub(crate) struct Actor {
     /// `limits.max_message_bytes`: the longest line read from a stdio backend.
     pub(crate) max_message_bytes: usize,
     pub(crate) shutdown: CancellationToken,
+    /// A call (or a person) asking for a retry now, instead of at the next backoff.
+    pub(crate) retry_now: Arc<Notify>,
 }
 
 /// How one connection ended.
@@ -43,28 +48,49 @@ enum Ended {
 }
 
 impl Actor {
+    /// Keep the backend up for as long as it is configured: a failed start is retried
+    /// with capped exponential backoff and jitter, forever; a permanent error (command
+    /// not found, invalid URL, auth refused) waits for a config change or a retry request.
     pub(crate) async fn run(self) {
-        let mut failures = 0;
+        let mut failures: u32 = 0;
         loop {
-            match self.run_once().await {
+            let delay = match self.run_once().await {
                 Ended::Shutdown => return,
-                Ended::Failed {
-                    permanent: true, ..
-                } => return,
-                Ended::Failed { ready, .. } => {
-                    failures = if ready { 1 } else { failures + 1 };
-                    if failures > MAX_RESTARTS {
-                        self.note_failure(&format!("gave up after {MAX_RESTARTS} restarts"));
-                        return;
-                    }
-                    let backoff = Duration::from_secs(1 << (failures - 1).min(5));
-                    tracing::warn!(backend = %self.name, "restarting in {backoff:?}");
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        () = self.shutdown.cancelled() => return,
-                    }
+                Ended::Failed { ready, permanent } => {
+                    failures = if ready { 1 } else { failures.saturating_add(1) };
+                    (!permanent).then(|| backoff(failures))
+                }
+            };
+            self.publish(|e| {
+                e.attempts = failures;
+                e.next_retry = delay.map(|d| SystemTime::now() + d);
+            });
+            match delay {
+                Some(d) => {
+                    tracing::warn!(backend = %self.name, "retrying in {d:?} (attempt {failures})")
+                }
+                None => {
+                    tracing::warn!(backend = %self.name, "not retrying until gateway.yaml changes or a call asks")
                 }
             }
+            let wait = async {
+                match delay {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = wait => {}
+                () = self.retry_now.notified() => {
+                    tracing::info!(backend = %self.name, "retrying now, as asked");
+                }
+                () = self.shutdown.cancelled() => return,
+            }
+            // The error stays shown while the new attempt runs: it is still the latest.
+            self.publish(|e| {
+                e.state = ServerState::Starting;
+                e.next_retry = None;
+            });
         }
     }
 
@@ -147,13 +173,14 @@ impl Actor {
         };
         let startup = started.elapsed();
         tracing::info!(backend = %self.name, "ready in {startup:?}");
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             e.state = ServerState::Ready;
             e.handle = Some(handle);
             e.startup = Some(startup);
             e.last_error = None;
             e.server = server;
             e.prompts = prompts;
+            e.attempts = 0;
         });
         // Its prompts and resources join the client's lists.
         self.announce_lists(offers_prompts, offers_resources);
@@ -180,7 +207,7 @@ impl Actor {
                     }
                     ActorCommand::RefreshPrompts => {
                         let prompts = self.list_prompts(&peer).await;
-                        self.registry.update(&self.name, |e| e.prompts = prompts);
+                        self.publish(|e| e.prompts = prompts);
                         self.announce_lists(true, false);
                     }
                 },
@@ -210,7 +237,7 @@ impl Actor {
         }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
         let tools: Arc<[Tool]> = tools.into();
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             e.tools = tools;
             e.problems = listed.skipped;
         });
@@ -246,6 +273,14 @@ impl Actor {
         }
     }
 
+    /// Change this backend's registry entry, unless the actor has been told to stop: a
+    /// reload may already have put its replacement (same name) in the registry.
+    fn publish(&self, change: impl FnOnce(&mut crate::registry::ServerEntry)) {
+        if !self.shutdown.is_cancelled() {
+            self.registry.update(&self.name, change);
+        }
+    }
+
     fn fail(&self, error: &ConnectError, ready: bool) -> Ended {
         self.note_failure(&error.to_string());
         Ended::Failed {
@@ -259,7 +294,7 @@ impl Actor {
         let error = &self.config.transport.redact(error);
         tracing::warn!(backend = %self.name, "failed: {error}");
         let mut had = (false, false);
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             let caps = e.server.as_ref().map(|s| &s.capabilities);
             had = (
                 !e.prompts.is_empty(),
@@ -290,6 +325,20 @@ fn offered_version(config: &BackendConfig) -> rmcp::model::ProtocolVersion {
         })
         .cloned()
         .unwrap_or(ProtocolVersion::LATEST_WITH_INITIALIZE)
+}
+
+/// `FIRST_BACKOFF · 2^(failures-1)`, capped at [`MAX_BACKOFF`], then 80–100 % of that at
+/// random, so backends that failed together (the network went down) do not retry in step.
+fn backoff(failures: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let exponent = failures.saturating_sub(1).min(6);
+    let full = (FIRST_BACKOFF * (1 << exponent)).min(MAX_BACKOFF);
+    // A randomly keyed hasher's output is random enough for jitter; no RNG crate needed.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let fraction = 0.8 + 0.2 * (random % 1000) as f64 / 1000.0;
+    full.mul_f64(fraction)
 }
 
 /// Close the connection the way the MCP spec asks (stdin closed, then SIGTERM, then

@@ -18,7 +18,7 @@ pub(super) struct Engine {
     pub gateway: Gateway,
     index: Arc<SearchIndex>,
     pub shutdown: CancellationToken,
-    supervisor: Supervisor,
+    supervisor: Arc<Supervisor>,
     follower: JoinHandle<()>,
 }
 
@@ -39,7 +39,7 @@ impl Engine {
         ))?);
         // The built-in catalog's tools lose ties to the user's own backends.
         index.demote_server(Some(&config.capabilities.name));
-        let supervisor = Supervisor::start(config, &registry, &shutdown, go);
+        let supervisor = Arc::new(Supervisor::start(config, &registry, &shutdown, go));
         let gateway = Gateway::new(config, registry, Arc::clone(&index), go.clone());
         let (changes, events) = (gateway.clone(), gateway.clone());
         let stop = shutdown.clone();
@@ -57,6 +57,11 @@ impl Engine {
             supervisor,
             follower,
         })
+    }
+
+    /// The supervisor, for reloads to reconcile the backends with.
+    pub fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.supervisor
     }
 
     /// Wait until no backend is starting (at most `limit`), showing which ones are still

@@ -1,5 +1,10 @@
 //! `mcp-gateway serve`: MCP over stdin/stdout until the client closes stdin or a signal.
+//!
+//! A config file that does not load does not stop `serve`: the client still gets its
+//! meta-tools, the error is reported through them, and the file is watched, so fixing it
+//! brings the backends up without restarting the client's session.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use rmcp::ServiceExt;
@@ -8,31 +13,72 @@ use rmcp::service::ServerInitializeError;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
-use crate::config::{Config, SurfacedTool};
+use crate::config::{CapabilitiesConfig, Config, SurfacedTool};
+use crate::gateway::ConfigProblem;
 use crate::gateway::wire::StdioWire;
 use crate::registry::{Registry, ServerState};
+use crate::reload::Live;
 
 /// Longest the backends wait for the client's handshake before starting anyway.
 const HANDSHAKE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
 
-pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(explicit: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let (config, problem) = match Config::load(explicit) {
+        Ok(config) => {
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
+            }
+            (Some(config), None)
+        }
+        Err(e) => {
+            tracing::error!("{e}; serving the meta-tools only until it is fixed");
+            (None, Some(e))
+        }
+    };
+    let path = match &config {
+        Some(c) => c.source.clone(),
+        None => crate::config::discover(explicit),
+    };
+    // Nothing from a broken file runs, not even its capability settings: it may be the
+    // edit that turned the built-in catalog off.
+    let running = config.clone().unwrap_or_else(|| Config {
+        capabilities: CapabilitiesConfig {
+            enabled: false,
+            ..CapabilitiesConfig::default()
+        },
+        ..Config::default()
+    });
+
     // Backends start once the client's handshake is done (or after a moment, for clients
     // that send no `initialize`): a burst of child processes starting on a small machine
     // would otherwise delay the one reply the client is waiting for.
     let go = CancellationToken::new();
-    let engine = Engine::start_when(&config, &go)?;
+    let engine = Engine::start_when(&running, &go)?;
+    if let Some(e) = &problem {
+        engine
+            .gateway
+            .set_config_problem(Some(ConfigProblem::new(e, path.clone(), false)));
+    }
+    let live = Live {
+        path: path.clone(),
+        current: config,
+        supervisor: std::sync::Arc::clone(engine.supervisor()),
+        gateway: engine.gateway.clone(),
+    };
+    let watch = crate::watch::watch(path.as_deref(), &engine.shutdown);
+    let reloads = tokio::spawn(live.follow(watch, engine.shutdown.child_token()));
     tokio::spawn(async move {
         tokio::time::sleep(HANDSHAKE_GRACE).await;
         go.cancel();
     });
     tracing::info!(
         "serving on stdio; {} backend(s) starting in the background",
-        config.backends.len()
+        running.backends.len()
     );
     tokio::spawn(check_surfaced(
         std::sync::Arc::clone(engine.gateway.registry()),
-        served_names(&config),
-        config.surfaced_tools.clone(),
+        served_names(&running),
+        running.surfaced_tools.clone(),
         engine.shutdown.clone(),
     ));
     // Backends start in the background: `initialize` is answered at once.
@@ -40,13 +86,13 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
         .gateway
         .clone()
         .serve_with_ct(
-            stdio_wire(config.limits.max_message_bytes),
+            stdio_wire(running.limits.max_message_bytes),
             engine.shutdown.child_token(),
         )
         .await
     {
-        Ok(running) => {
-            let reason = running.waiting().await;
+        Ok(service) => {
+            let reason = service.waiting().await;
             tracing::info!("client session ended: {reason:?}");
         }
         // The client went away before saying anything: nothing to report.
@@ -54,6 +100,10 @@ pub(super) async fn run(config: Config) -> anyhow::Result<ExitCode> {
         Err(e) => tracing::error!("MCP session failed to start: {e}"),
     }
 
+    engine.shutdown.cancel();
+    // A reload in progress finishes its reconcile first, so no backend it starts is missed
+    // by the shutdown below.
+    let _ = reloads.await;
     engine.stop().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,8 @@ const MAX_LIMIT: usize = 50;
 const INDEX_WAIT: Duration = Duration::from_secs(2);
 /// How long a call waits for a backend that is still starting.
 const START_WAIT: Duration = Duration::from_secs(30);
+/// How long a call to a failed backend waits for the retry it asked for.
+const RETRY_WAIT: Duration = Duration::from_secs(10);
 /// Longest description in summaries, in characters.
 const SUMMARY_CHARS: usize = 160;
 const MATCH_CHARS: usize = 600;
@@ -98,6 +100,15 @@ impl Gateway {
                 if let Some(t) = s.startup {
                     row["startup_ms"] = json!(t.as_millis());
                 }
+                if s.attempts > 0 {
+                    row["attempts"] = json!(s.attempts);
+                }
+                if let Some(at) = s.next_retry {
+                    let wait = at
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default();
+                    row["next_retry_in_ms"] = json!(wait.as_millis());
+                }
                 if !s.problems.is_empty() {
                     row["problems"] = json!(s.problems);
                 }
@@ -111,7 +122,11 @@ impl Gateway {
                 row
             })
             .collect();
-        json!({ "servers": servers, "total": servers.len() })
+        let mut out = json!({ "servers": servers, "total": servers.len() });
+        if let Some(problem) = self.config_problem() {
+            out["config"] = problem.to_json();
+        }
+        out
     }
 
     fn list_tools_of(&self, args: ListToolsArgs) -> Result<Value, String> {
@@ -197,13 +212,42 @@ impl Gateway {
         arguments: JsonObject,
         caller: Caller,
     ) -> Outcome {
+        let problem = self.config_problem();
+        if let Some(p) = problem.as_deref().filter(|p| !p.kept_last_good) {
+            return Outcome::Failed(p.summary());
+        }
         let snap = self.inner.registry.snapshot();
         if let Err(e) = known_server(&snap, server) {
-            return Outcome::Failed(e);
+            // The server may be in the edit that did not load: say why it is not here.
+            return Outcome::Failed(match problem {
+                Some(p) => format!("{e}; {}", p.summary()),
+                None => e,
+            });
         }
-        let Some(entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
+        let Some(mut entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
             return Outcome::Failed(format!("server `{server}` was removed"));
         };
+        if entry.state == ServerState::Failed
+            && let Some(retry) = &entry.retry_now
+        {
+            // A call is the best sign the backend is wanted now: retry at once rather than
+            // at the next backoff, and answer with the outcome of that try.
+            retry.notify_one();
+            let tried = entry.attempts;
+            let waited = self
+                .inner
+                .registry
+                .wait_until(server, RETRY_WAIT, |e| {
+                    e.state == ServerState::Ready
+                        || (e.state == ServerState::Failed && e.attempts > tried)
+                        || e.retry_now.is_none()
+                })
+                .await;
+            match waited {
+                Some(now) => entry = now,
+                None => return Outcome::Failed(format!("server `{server}` was removed")),
+            }
+        }
         let handle = match (&entry.state, &entry.handle) {
             (ServerState::Ready, Some(handle)) => handle.clone(),
             (state, _) => {

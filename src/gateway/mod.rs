@@ -9,6 +9,7 @@
 mod catalog;
 mod events;
 mod handlers;
+mod live;
 pub mod meta;
 pub mod names;
 mod proxied;
@@ -32,7 +33,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Caller;
-use crate::config::{Config, Mode, SurfacedTool};
+use crate::config::{Config, Mode};
 use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
 use crate::search::SearchIndex;
@@ -41,6 +42,8 @@ use meta::MetaTool;
 pub use catalog::follow_changes;
 pub use events::follow_events;
 pub use handlers::Outcome;
+pub use live::ConfigProblem;
+use live::Surface;
 
 const INSTRUCTIONS: &str = "Tools of many MCP servers sit behind this gateway. \
 Find one with gateway_search_tools, then call it with gateway_invoke.";
@@ -57,8 +60,10 @@ pub struct Gateway {
 struct Inner {
     registry: Arc<Registry>,
     index: Arc<SearchIndex>,
-    mode: Mode,
-    surfaced: Vec<SurfacedTool>,
+    /// `mode` and `surfaced_tools`, replaced whole by a reload.
+    surface: Mutex<Arc<Surface>>,
+    /// Why the config file on disk is not the one running, if it is not.
+    config_problem: Mutex<Option<Arc<ConfigProblem>>>,
     /// An initialize-era client, told of list changes with plain notifications.
     upstream: Mutex<Option<Peer<RoleServer>>>,
     /// Fires after each re-index; 2026-07-28 clients hear it on `subscriptions/listen`.
@@ -87,8 +92,8 @@ impl Gateway {
             inner: Arc::new(Inner {
                 registry,
                 index,
-                mode: config.mode,
-                surfaced: config.surfaced_tools.clone(),
+                surface: Mutex::new(Arc::new(Surface::of(config))),
+                config_problem: Mutex::new(None),
                 upstream: Mutex::new(None),
                 client_ready,
                 tools_changed: broadcast::Sender::new(16),
@@ -147,11 +152,10 @@ impl Gateway {
     }
 
     /// Whether a backend tool is in `tools/list` under its own (flat) name.
-    fn exposes(&self, server: &str, tool: &str) -> bool {
-        match self.inner.mode {
+    fn exposes(surface: &Surface, server: &str, tool: &str) -> bool {
+        match surface.mode {
             Mode::Flat => true,
-            Mode::Meta => self
-                .inner
+            Mode::Meta => surface
                 .surfaced
                 .iter()
                 .any(|s| s.server == server && s.tool == tool),
@@ -163,8 +167,9 @@ impl Gateway {
         let mut tools: Vec<Tool> = MetaTool::ALL.iter().map(|m| m.definition()).collect();
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);
+        let surface = self.surface();
         for (exposed, (server, tool)) in flat.iter() {
-            if !self.exposes(server, tool) {
+            if !Self::exposes(&surface, server, tool) {
                 continue;
             }
             if let Some(def) = snap.server(server).and_then(|s| s.tool(tool)) {
@@ -188,9 +193,10 @@ impl Gateway {
         }
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);
+        let surface = self.surface();
         let exposed = flat
             .get(name)
-            .filter(|(server, tool)| self.exposes(server, tool));
+            .filter(|(server, tool)| Self::exposes(&surface, server, tool));
         match exposed {
             Some((server, tool)) => {
                 let outcome = self.invoke(server, tool, arguments.unwrap_or_default(), caller);

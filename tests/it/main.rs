@@ -5,11 +5,13 @@
 mod cap_cli;
 mod capabilities;
 mod catalog;
+mod comeback;
 mod fixture_smoke;
 mod gateway;
 mod interop;
 mod manage;
 mod proxy;
+mod reload;
 mod robustness;
 mod search_embed;
 mod search_eval;
