@@ -283,6 +283,7 @@ mod tests {
             "meta_mcp",
             "capabilities",
             "limits",
+            "search",
         ];
         assert_eq!(top.len(), ours.len() + ORIGINAL_SECTIONS.len());
         assert!(ORIGINAL_SECTIONS.iter().all(|k| top.contains(k)));
