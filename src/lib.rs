@@ -7,12 +7,16 @@
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
 //! - [`http`]: the optional Streamable HTTP listener — Host/Origin/token checks, `/health`,
 //!   `/metrics`, API-key scopes.
+//! - [`proxy`]: resources, prompts, completion and logging across backends; URI and
+//!   prompt-name namespacing.
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
 //! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
 //! - [`export`]: every write to a file the user owns (client configs, `gateway.yaml`).
+//! - [`watch`]: `gateway.yaml` file events and SIGHUP → reload events.
+//! - [`reload`]: each reload event → a new config, reconciled into the running gateway.
 //! - [`shutdown`]: the root cancellation token and signal handling.
 //! - [`sys`]: process-level C library settings (the only `unsafe` code).
 
@@ -24,8 +28,11 @@ pub mod export;
 pub mod framing;
 pub mod gateway;
 pub mod http;
+pub mod proxy;
 pub mod registry;
+pub mod reload;
 pub mod search;
 pub mod shutdown;
 pub mod sys;
 pub mod target;
+pub mod watch;

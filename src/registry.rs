@@ -4,12 +4,16 @@
 //! and swaps it in. Every swap bumps a version on a `watch` channel, so waiters (a call
 //! to a backend that is still starting, the terminal commands) wake without polling.
 
+// Logging and resources/subscribe are deprecated by SEP-2577 / 2026-07-28, yet
+// initialize-era clients and backends use them, and the gateway passes them on.
+#![allow(deprecated)]
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use rmcp::model::Tool;
-use tokio::sync::watch;
+use rmcp::model::{LoggingMessageNotificationParam, Prompt, ServerPeerInfo, Tool};
+use tokio::sync::{Notify, broadcast, watch};
 
 use crate::target::BackendHandle;
 
@@ -69,6 +73,18 @@ pub struct ServerEntry {
     /// Problems that do not stop the backend (capability files refused or kept at their
     /// previous version), for `gateway_list_servers`.
     pub problems: Vec<String>,
+    /// What an MCP backend answered to `initialize` (capabilities, instructions), while
+    /// it is ready.
+    pub server: Option<Arc<ServerPeerInfo>>,
+    /// The backend's prompts, as listed (empty unless it offers prompts).
+    pub prompts: Arc<[Prompt]>,
+    /// Failed starts in a row (reset by a start that succeeds).
+    pub attempts: u32,
+    /// When the next start is due; `None` while starting, ready, or waiting for a config
+    /// change (a permanent error).
+    pub next_retry: Option<SystemTime>,
+    /// Asks the backend's actor to retry now instead of at `next_retry`.
+    pub retry_now: Option<Arc<Notify>>,
 }
 
 impl ServerEntry {
@@ -83,6 +99,11 @@ impl ServerEntry {
             startup: None,
             handle: None,
             problems: Vec::new(),
+            server: None,
+            prompts: Arc::from(Vec::new()),
+            attempts: 0,
+            next_retry: None,
+            retry_now: None,
         }
     }
 
@@ -118,10 +139,32 @@ impl Snapshot {
     }
 }
 
+/// What a backend tells the client beyond its tool list, in the backend's own terms
+/// (URIs un-namespaced); `proxy` turns them into what the client sees.
+#[derive(Debug, Clone)]
+pub enum BackendEvent {
+    /// Its resource list changed (or it came or went with resources).
+    ResourcesChanged { backend: Arc<str> },
+    /// Its prompt list changed (or it came or went with prompts).
+    PromptsChanged { backend: Arc<str> },
+    /// A subscribed resource changed.
+    ResourceUpdated { backend: Arc<str>, uri: String },
+    /// A `notifications/message` log entry.
+    Log {
+        backend: Arc<str>,
+        message: LoggingMessageNotificationParam,
+    },
+}
+
+/// How many backend events may wait for a slow client before the oldest are dropped
+/// (and the drop logged).
+const EVENT_BACKLOG: usize = 256;
+
 /// Shared, swappable [`Snapshot`].
 pub struct Registry {
     current: RwLock<Arc<Snapshot>>,
     version: watch::Sender<u64>,
+    events: broadcast::Sender<BackendEvent>,
 }
 
 impl Default for Registry {
@@ -129,11 +172,23 @@ impl Default for Registry {
         Registry {
             current: RwLock::new(Arc::new(Snapshot::default())),
             version: watch::Sender::new(0),
+            events: broadcast::Sender::new(EVENT_BACKLOG),
         }
     }
 }
 
 impl Registry {
+    /// Announce a backend event to whoever follows them (the client-facing server).
+    pub fn announce(&self, event: BackendEvent) {
+        // No follower (terminal commands) is fine: nobody to tell.
+        let _ = self.events.send(event);
+    }
+
+    /// Follow backend events from now on.
+    pub fn events(&self) -> broadcast::Receiver<BackendEvent> {
+        self.events.subscribe()
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
         // A poisoned lock only means a writer panicked between read and swap; the Arc
         // inside is still a whole snapshot, so keep serving it.
@@ -147,6 +202,14 @@ impl Registry {
     pub fn put(&self, entry: ServerEntry) {
         self.swap(|snap| {
             snap.servers.insert(entry.name.clone(), Arc::new(entry));
+        });
+    }
+
+    /// Take a backend out (a reload removed it). Its tools leave the index on the next
+    /// follower round, like any other change.
+    pub fn remove(&self, name: &str) {
+        self.swap(|snap| {
+            snap.servers.remove(name);
         });
     }
 
@@ -183,12 +246,24 @@ impl Registry {
 
     /// Wait until `name` has left `Starting` (or `limit` passes) and return its entry.
     pub async fn wait_settled(&self, name: &str, limit: Duration) -> Option<Arc<ServerEntry>> {
+        self.wait_until(name, limit, |e| e.state != ServerState::Starting)
+            .await
+    }
+
+    /// Wait until `name`'s entry satisfies `done` or is gone (or `limit` passes), and
+    /// return it.
+    pub async fn wait_until(
+        &self,
+        name: &str,
+        limit: Duration,
+        done: impl Fn(&ServerEntry) -> bool,
+    ) -> Option<Arc<ServerEntry>> {
         let mut changes = self.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let entry = self.snapshot().server(name).cloned();
             match &entry {
-                Some(e) if e.state == ServerState::Starting => {}
+                Some(e) if !done(e) => {}
                 _ => return entry,
             }
             if tokio::time::timeout_at(deadline, changes.changed())

@@ -10,13 +10,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressToken};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, ProgressToken, ServerResult,
+};
 use rmcp::{ErrorData, Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
 /// The future a [`ToolTarget`] call returns.
 pub type CallFuture<'a> =
     Pin<Box<dyn Future<Output = Result<CallToolResult, CallError>> + Send + 'a>>;
+
+/// The future a [`ToolTarget::request`] returns.
+pub type RequestFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ServerResult, CallError>> + Send + 'a>>;
 
 /// Something that runs tool calls: an MCP connection or a capability set.
 pub trait ToolTarget: Send + Sync {
@@ -27,6 +33,25 @@ pub trait ToolTarget: Send + Sync {
         params: CallToolRequestParams,
         caller: Caller,
     ) -> CallFuture<'a>;
+
+    /// Send any other MCP request (resources, prompts, completion, logging) with the
+    /// call's timeout and cancellation. Only MCP connections have these; anything else
+    /// says so.
+    fn request<'a>(
+        &'a self,
+        backend: &'a str,
+        request: ClientRequest,
+        caller: Caller,
+    ) -> RequestFuture<'a> {
+        let _ = caller;
+        let method = request.method().to_owned();
+        Box::pin(async move {
+            Err(CallError::Unsupported {
+                backend: backend.to_owned(),
+                method,
+            })
+        })
+    }
 }
 
 /// A cheap, cloneable handle to a ready backend. Calls go straight to its target, so any
@@ -52,9 +77,19 @@ impl BackendHandle {
     ) -> Result<CallToolResult, CallError> {
         self.target.call_tool(&self.name, params, caller).await
     }
+
+    /// Send a non-tool MCP request to this backend.
+    pub async fn request(
+        &self,
+        request: ClientRequest,
+        caller: Caller,
+    ) -> Result<ServerResult, CallError> {
+        self.target.request(&self.name, request, caller).await
+    }
 }
 
 /// The client a call is made for: where its progress goes and when it gives up.
+#[derive(Clone)]
 pub struct Caller {
     pub peer: Option<Peer<RoleServer>>,
     pub progress_token: Option<ProgressToken>,
@@ -72,6 +107,8 @@ pub enum CallError {
     Closed { backend: String, detail: String },
     #[error("backend `{backend}` answered with an error: {error}")]
     Backend { backend: String, error: ErrorData },
+    #[error("backend `{backend}` does not serve `{method}`")]
+    Unsupported { backend: String, method: String },
     #[error("backend `{backend}` sent an unexpected response")]
     Unexpected { backend: String },
     #[error(

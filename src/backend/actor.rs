@@ -4,12 +4,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use rmcp::model::Tool;
+use rmcp::model::{Prompt, Tool};
 use rmcp::service::ClientCacheConfig;
 use rmcp::{Peer, RoleClient};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::call::McpTarget;
@@ -17,11 +17,14 @@ use super::client::{ActorCommand, BackendClient};
 use super::connect::{self, ConnectError, StderrTail};
 use super::progress::ProgressRoutes;
 use crate::config::BackendConfig;
-use crate::registry::{Registry, ServerState, normalize_tool};
+use crate::registry::{BackendEvent, Registry, ServerState, normalize_tool};
 use crate::target::BackendHandle;
 
-/// Consecutive failed starts after which the actor gives up.
-const MAX_RESTARTS: u32 = 5;
+/// The first retry's delay; each failed start in a row doubles it, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between tries: a backend that comes back (VPN up, laptop awake, a
+/// container started) is in use again within a minute, without anyone asking.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub(crate) struct Actor {
     pub(crate) name: Arc<str>,
@@ -30,6 +33,8 @@ pub(crate) struct Actor {
     /// `limits.max_message_bytes`: the longest line read from a stdio backend.
     pub(crate) max_message_bytes: usize,
     pub(crate) shutdown: CancellationToken,
+    /// A call (or a person) asking for a retry now, instead of at the next backoff.
+    pub(crate) retry_now: Arc<Notify>,
 }
 
 /// How one connection ended.
@@ -43,28 +48,49 @@ enum Ended {
 }
 
 impl Actor {
+    /// Keep the backend up for as long as it is configured: a failed start is retried
+    /// with capped exponential backoff and jitter, forever; a permanent error (command
+    /// not found, invalid URL, auth refused) waits for a config change or a retry request.
     pub(crate) async fn run(self) {
-        let mut failures = 0;
+        let mut failures: u32 = 0;
         loop {
-            match self.run_once().await {
+            let delay = match self.run_once().await {
                 Ended::Shutdown => return,
-                Ended::Failed {
-                    permanent: true, ..
-                } => return,
-                Ended::Failed { ready, .. } => {
-                    failures = if ready { 1 } else { failures + 1 };
-                    if failures > MAX_RESTARTS {
-                        self.note_failure(&format!("gave up after {MAX_RESTARTS} restarts"));
-                        return;
-                    }
-                    let backoff = Duration::from_secs(1 << (failures - 1).min(5));
-                    tracing::warn!(backend = %self.name, "restarting in {backoff:?}");
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        () = self.shutdown.cancelled() => return,
-                    }
+                Ended::Failed { ready, permanent } => {
+                    failures = if ready { 1 } else { failures.saturating_add(1) };
+                    (!permanent).then(|| backoff(failures))
+                }
+            };
+            self.publish(|e| {
+                e.attempts = failures;
+                e.next_retry = delay.map(|d| SystemTime::now() + d);
+            });
+            match delay {
+                Some(d) => {
+                    tracing::warn!(backend = %self.name, "retrying in {d:?} (attempt {failures})")
+                }
+                None => {
+                    tracing::warn!(backend = %self.name, "not retrying until gateway.yaml changes or a call asks")
                 }
             }
+            let wait = async {
+                match delay {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = wait => {}
+                () = self.retry_now.notified() => {
+                    tracing::info!(backend = %self.name, "retrying now, as asked");
+                }
+                () = self.shutdown.cancelled() => return,
+            }
+            // The error stays shown while the new attempt runs: it is still the latest.
+            self.publish(|e| {
+                e.state = ServerState::Starting;
+                e.next_retry = None;
+            });
         }
     }
 
@@ -74,8 +100,10 @@ impl Actor {
         let progress = ProgressRoutes::default();
         let (mailbox, mut commands) = mpsc::channel(4);
         let client = BackendClient {
+            name: Arc::clone(&self.name),
             protocol: offered_version(&self.config),
             mailbox,
+            registry: Arc::clone(&self.registry),
         };
 
         let opened = match connect::open(&self.name, &self.config, &stderr, self.max_message_bytes)
@@ -134,14 +162,28 @@ impl Actor {
             kill_group(group);
             return self.fail(&ConnectError::Initialize(e), false);
         }
+        let server = peer.peer_info();
+        let caps = server.as_ref().map(|s| s.capabilities.clone());
+        let offers_prompts = caps.as_ref().is_some_and(|c| c.prompts.is_some());
+        let offers_resources = caps.as_ref().is_some_and(|c| c.resources.is_some());
+        let prompts = if offers_prompts {
+            self.list_prompts(&peer).await
+        } else {
+            Arc::from(Vec::new())
+        };
         let startup = started.elapsed();
         tracing::info!(backend = %self.name, "ready in {startup:?}");
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             e.state = ServerState::Ready;
             e.handle = Some(handle);
             e.startup = Some(startup);
             e.last_error = None;
+            e.server = server;
+            e.prompts = prompts;
+            e.attempts = 0;
         });
+        // Its prompts and resources join the client's lists.
+        self.announce_lists(offers_prompts, offers_resources);
 
         let closed = service.waiting();
         tokio::pin!(closed);
@@ -153,15 +195,22 @@ impl Actor {
                     let e = ConnectError::Initialize(format!("connection closed (process exited?){detail}"));
                     return self.fail(&e, true);
                 }
-                Some(ActorCommand::RefreshTools) = commands.recv() => {
-                    if let Err(e) = self.refresh_tools(&peer).await {
-                        tracing::warn!(
-                            backend = %self.name,
-                            "re-listing tools failed: {}",
-                            self.config.transport.redact(&e.to_string())
-                        );
+                Some(command) = commands.recv() => match command {
+                    ActorCommand::RefreshTools => {
+                        if let Err(e) = self.refresh_tools(&peer).await {
+                            tracing::warn!(
+                                backend = %self.name,
+                                "re-listing tools failed: {}",
+                                self.config.transport.redact(&e.to_string())
+                            );
+                        }
                     }
-                }
+                    ActorCommand::RefreshPrompts => {
+                        let prompts = self.list_prompts(&peer).await;
+                        self.publish(|e| e.prompts = prompts);
+                        self.announce_lists(true, false);
+                    }
+                },
                 () = self.shutdown.cancelled() => {
                     stop(connection, group, closed).await;
                     return Ended::Shutdown;
@@ -188,11 +237,48 @@ impl Actor {
         }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
         let tools: Arc<[Tool]> = tools.into();
-        self.registry.update(&self.name, |e| {
+        self.publish(|e| {
             e.tools = tools;
             e.problems = listed.skipped;
         });
         Ok(())
+    }
+
+    /// The backend's prompts; a failure leaves it without prompts (and says why) rather
+    /// than failing a backend whose tools work.
+    async fn list_prompts(&self, peer: &Peer<RoleClient>) -> Arc<[Prompt]> {
+        match tokio::time::timeout(self.config.timeout, peer.list_all_prompts()).await {
+            Ok(Ok(prompts)) => prompts.into(),
+            Ok(Err(e)) => {
+                tracing::warn!(backend = %self.name, "prompts/list failed: {e}");
+                Arc::from(Vec::new())
+            }
+            Err(_) => {
+                tracing::warn!(backend = %self.name, "prompts/list not answered in time");
+                Arc::from(Vec::new())
+            }
+        }
+    }
+
+    fn announce_lists(&self, prompts: bool, resources: bool) {
+        let backend = Arc::clone(&self.name);
+        if prompts {
+            let backend = Arc::clone(&backend);
+            self.registry
+                .announce(BackendEvent::PromptsChanged { backend });
+        }
+        if resources {
+            self.registry
+                .announce(BackendEvent::ResourcesChanged { backend });
+        }
+    }
+
+    /// Change this backend's registry entry, unless the actor has been told to stop: a
+    /// reload may already have put its replacement (same name) in the registry.
+    fn publish(&self, change: impl FnOnce(&mut crate::registry::ServerEntry)) {
+        if !self.shutdown.is_cancelled() {
+            self.registry.update(&self.name, change);
+        }
     }
 
     fn fail(&self, error: &ConnectError, ready: bool) -> Ended {
@@ -207,12 +293,22 @@ impl Actor {
         // HTTP errors quote the URL (query string included): never log or show a credential.
         let error = &self.config.transport.redact(error);
         tracing::warn!(backend = %self.name, "failed: {error}");
-        self.registry.update(&self.name, |e| {
+        let mut had = (false, false);
+        self.publish(|e| {
+            let caps = e.server.as_ref().map(|s| &s.capabilities);
+            had = (
+                !e.prompts.is_empty(),
+                caps.is_some_and(|c| c.resources.is_some()),
+            );
             e.state = ServerState::Failed;
             e.handle = None;
             e.tools = Arc::from(Vec::new());
             e.last_error = Some(error.to_owned());
+            e.server = None;
+            e.prompts = Arc::from(Vec::new());
         });
+        // Its prompts and resources leave the client's lists.
+        self.announce_lists(had.0, had.1);
     }
 }
 
@@ -229,6 +325,20 @@ fn offered_version(config: &BackendConfig) -> rmcp::model::ProtocolVersion {
         })
         .cloned()
         .unwrap_or(ProtocolVersion::LATEST_WITH_INITIALIZE)
+}
+
+/// `FIRST_BACKOFF · 2^(failures-1)`, capped at [`MAX_BACKOFF`], then 80–100 % of that at
+/// random, so backends that failed together (the network went down) do not retry in step.
+fn backoff(failures: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let exponent = failures.saturating_sub(1).min(6);
+    let full = (FIRST_BACKOFF * (1 << exponent)).min(MAX_BACKOFF);
+    // A randomly keyed hasher's output is random enough for jitter; no RNG crate needed.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let fraction = 0.8 + 0.2 * (random % 1000) as f64 / 1000.0;
+    full.mul_f64(fraction)
 }
 
 /// Close the connection the way the MCP spec asks (stdin closed, then SIGTERM, then

@@ -13,7 +13,7 @@ use rmcp::{ErrorData, Peer, RoleClient, RoleServer};
 use super::connect::StderrTail;
 use super::progress::ProgressRoutes;
 use super::stdio::TOO_LARGE;
-use crate::target::{CallError, CallFuture, Caller, ToolTarget};
+use crate::target::{CallError, CallFuture, Caller, RequestFuture, ToolTarget};
 
 /// An MCP server connection as a call target.
 pub(crate) struct McpTarget {
@@ -31,6 +31,15 @@ impl ToolTarget for McpTarget {
         caller: Caller,
     ) -> CallFuture<'a> {
         Box::pin(Call { backend, mcp: self }.run(params, caller))
+    }
+
+    fn request<'a>(
+        &'a self,
+        backend: &'a str,
+        request: ClientRequest,
+        caller: Caller,
+    ) -> RequestFuture<'a> {
+        Box::pin(Call { backend, mcp: self }.plain(request, caller))
     }
 }
 
@@ -86,6 +95,27 @@ impl Call<'_> {
                 }
                 () = caller.cancelled.cancelled() => return Err(self.cancel(id).await),
             }
+        }
+    }
+
+    /// A request without progress (resources, prompts, completion, logging): the answer
+    /// as the backend gave it, or the client's cancellation passed on.
+    async fn plain(
+        self,
+        request: ClientRequest,
+        caller: Caller,
+    ) -> Result<ServerResult, CallError> {
+        let options = PeerRequestOptions::with_timeout(self.mcp.timeout);
+        let handle = self
+            .mcp
+            .peer
+            .send_request_with_option(request, options)
+            .await
+            .map_err(|e| self.service_error(e))?;
+        let id = handle.id.clone();
+        tokio::select! {
+            response = handle.await_response() => response.map_err(|e| self.service_error(e)),
+            () = caller.cancelled.cancelled() => Err(self.cancel(id).await),
         }
     }
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Supervisor;
 use crate::config::Config;
-use crate::gateway::{Gateway, follow_changes};
+use crate::gateway::{Gateway, follow_changes, follow_events};
 use crate::registry::{Registry, ServerState, Snapshot};
 use crate::search::SearchIndex;
 
@@ -18,7 +18,7 @@ pub(super) struct Engine {
     pub gateway: Gateway,
     index: Arc<SearchIndex>,
     pub shutdown: CancellationToken,
-    supervisor: Supervisor,
+    supervisor: Arc<Supervisor>,
     follower: JoinHandle<()>,
 }
 
@@ -39,9 +39,17 @@ impl Engine {
         ))?);
         // The built-in catalog's tools lose ties to the user's own backends.
         index.demote_server(Some(&config.capabilities.name));
-        let supervisor = Supervisor::start(config, &registry, &shutdown, go);
+        let supervisor = Arc::new(Supervisor::start(config, &registry, &shutdown, go));
         let gateway = Gateway::new(config, registry, Arc::clone(&index), go.clone());
-        let follower = tokio::spawn(follow_changes(gateway.clone(), shutdown.clone()));
+        let (changes, events) = (gateway.clone(), gateway.clone());
+        let stop = shutdown.clone();
+        // One task follows both: tool changes (re-index) and other backend events.
+        let follower = tokio::spawn(async move {
+            tokio::join!(
+                follow_changes(changes, stop.clone()),
+                follow_events(events, stop)
+            );
+        });
         Ok(Engine {
             gateway,
             index,
@@ -49,6 +57,11 @@ impl Engine {
             supervisor,
             follower,
         })
+    }
+
+    /// The supervisor, for reloads to reconcile the backends with.
+    pub fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.supervisor
     }
 
     /// Wait until no backend is starting (at most `limit`), showing which ones are still

@@ -173,7 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor { json, wait } => doctor::run(explicit, json, wait.limit).await,
         Command::Init { force } => manage::init(explicit, force),
         Command::Completions { shell } => manage::completions(shell),
-        Command::Serve(args) => serve::run(load(explicit)?, args).await,
+        Command::Serve(args) => serve::run(explicit, args).await,
         Command::Search {
             query,
             limit,

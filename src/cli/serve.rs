@@ -1,7 +1,12 @@
 //! `mcp-gateway serve`: MCP over stdin/stdout until the client closes stdin or a signal;
 //! with `--http`, also Streamable HTTP at `/mcp` (and with `--no-stdio`, only that).
+//!
+//! A config file that does not load does not stop `serve`: the client still gets its
+//! meta-tools, the error is reported through them, and the file is watched, so fixing it
+//! brings the backends up without restarting the client's session.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,10 +16,12 @@ use rmcp::service::ServerInitializeError;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
-use crate::config::{Config, SurfacedTool};
+use crate::config::{CapabilitiesConfig, Config, SurfacedTool};
+use crate::gateway::ConfigProblem;
 use crate::gateway::wire::StdioWire;
 use crate::http::{Listener, Options};
 use crate::registry::{Registry, ServerState};
+use crate::reload::Live;
 
 /// Longest the backends wait for the client's handshake before starting anyway.
 const HANDSHAKE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -34,19 +41,54 @@ pub struct ServeArgs {
     pub generate_token: bool,
 }
 
-pub(super) async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(explicit: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Unusable command-line arguments are the one reason to exit before serving.
+    let addr = args.http.as_deref().map(parse_addr).transpose()?;
+    let (config, problem) = match Config::load(explicit) {
+        Ok(config) => {
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
+            }
+            (Some(config), None)
+        }
+        Err(e) => {
+            tracing::error!("{e}; serving the meta-tools only until it is fixed");
+            (None, Some(e))
+        }
+    };
+    let path = match &config {
+        Some(c) => c.source.clone(),
+        None => crate::config::discover(explicit),
+    };
+    // Nothing from a broken file runs, not even its capability settings: it may be the
+    // edit that turned the built-in catalog off.
+    let running = config.clone().unwrap_or_else(|| Config {
+        capabilities: CapabilitiesConfig {
+            enabled: false,
+            ..CapabilitiesConfig::default()
+        },
+        ..Config::default()
+    });
+
     // Backends start once the client's handshake is done (or after a moment, for clients
     // that send no `initialize`): a burst of child processes starting on a small machine
     // would otherwise delay the one reply the client is waiting for.
     let go = CancellationToken::new();
-    let engine = Engine::start_when(&config, &go)?;
-    let listener = match &args.http {
+    let engine = Engine::start_when(&running, &go)?;
+    if let Some(e) = &problem {
+        engine
+            .gateway
+            .set_config_problem(Some(ConfigProblem::new(e, path.clone(), false)));
+    }
+    // The listener's settings (address, token, keys) are read once, at start: a live edit
+    // of `http:` takes a restart of the daemon, said in docs/http.md.
+    let listener = match addr {
         Some(addr) => {
             let options = Options {
-                addr: parse_addr(addr)?,
+                addr,
                 generate_token: args.generate_token,
             };
-            match Listener::bind(&engine.gateway, &config.http, &options, &engine.shutdown).await {
+            match Listener::bind(&engine.gateway, &running.http, &options, &engine.shutdown).await {
                 Ok(listener) => Some(listener),
                 Err(e) => {
                     engine.stop().await;
@@ -56,6 +98,14 @@ pub(super) async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitC
         }
         None => None,
     };
+    let live = Live {
+        path: path.clone(),
+        current: config,
+        supervisor: std::sync::Arc::clone(engine.supervisor()),
+        gateway: engine.gateway.clone(),
+    };
+    let watch = crate::watch::watch(path.as_deref(), &engine.shutdown);
+    let reloads = tokio::spawn(live.follow(watch, engine.shutdown.child_token()));
     if args.no_stdio {
         // No stdio handshake will come: start the backends now.
         go.cancel();
@@ -68,17 +118,20 @@ pub(super) async fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitC
     let http = listener.map(|l| tokio::spawn(l.run(engine.shutdown.child_token())));
     tokio::spawn(check_surfaced(
         std::sync::Arc::clone(engine.gateway.registry()),
-        served_names(&config),
-        config.surfaced_tools.clone(),
+        served_names(&running),
+        running.surfaced_tools.clone(),
         engine.shutdown.clone(),
     ));
 
     if args.no_stdio {
         engine.shutdown.cancelled().await;
     } else {
-        serve_stdio(&engine, &config).await;
+        serve_stdio(&engine, &running).await;
     }
     engine.shutdown.cancel();
+    // A reload in progress finishes its reconcile first, so no backend it starts is missed
+    // by the shutdown below.
+    let _ = reloads.await;
     if let Some(http) = http {
         let _ = http.await;
     }
@@ -101,8 +154,8 @@ async fn serve_stdio(engine: &Engine, config: &Config) {
         )
         .await
     {
-        Ok(running) => {
-            let reason = running.waiting().await;
+        Ok(service) => {
+            let reason = service.waiting().await;
             tracing::info!("client session ended: {reason:?}");
         }
         // The client went away before saying anything: nothing to report.

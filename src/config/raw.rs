@@ -285,6 +285,7 @@ mod tests {
             "capabilities",
             "limits",
             "http",
+            "search",
         ];
         assert_eq!(top.len(), ours.len() + ORIGINAL_SECTIONS.len());
         assert!(ORIGINAL_SECTIONS.iter().all(|k| top.contains(k)));

@@ -9,6 +9,7 @@ use super::meta::{self, InvokeArgs, ListToolsArgs, MetaTool, SearchArgs};
 use super::names::{did_you_mean, suggest};
 use super::{Gateway, error_result, search_answer};
 use crate::backend::{CallError, Caller};
+use crate::proxy;
 use crate::registry::{ServerEntry, ServerState, Snapshot};
 
 /// Default and largest number of search results.
@@ -18,9 +19,13 @@ const MAX_LIMIT: usize = 50;
 const INDEX_WAIT: Duration = Duration::from_secs(2);
 /// How long a call waits for a backend that is still starting.
 const START_WAIT: Duration = Duration::from_secs(30);
+/// How long a call to a failed backend waits for the retry it asked for.
+const RETRY_WAIT: Duration = Duration::from_secs(10);
 /// Longest description in summaries, in characters.
 const SUMMARY_CHARS: usize = 160;
 const MATCH_CHARS: usize = 600;
+/// Longest backend instructions shown by `gateway_list_servers`, in characters.
+const INSTRUCTIONS_CHARS: usize = 4000;
 
 /// What a meta-tool produced.
 pub enum Outcome {
@@ -96,13 +101,33 @@ impl Gateway {
                 if let Some(t) = s.startup {
                     row["startup_ms"] = json!(t.as_millis());
                 }
+                if s.attempts > 0 {
+                    row["attempts"] = json!(s.attempts);
+                }
+                if let Some(at) = s.next_retry {
+                    let wait = at
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default();
+                    row["next_retry_in_ms"] = json!(wait.as_millis());
+                }
                 if !s.problems.is_empty() {
                     row["problems"] = json!(s.problems);
+                }
+                // A backend's own guidance, where an agent looks for how to use it.
+                if let Some(text) = s.server.as_ref().and_then(|i| i.instructions.as_deref()) {
+                    row["instructions"] = json!(clip_keeping_lines(text, INSTRUCTIONS_CHARS));
+                }
+                if !s.prompts.is_empty() {
+                    row["prompts_count"] = json!(s.prompts.len());
                 }
                 row
             })
             .collect();
-        json!({ "servers": servers, "total": servers.len() })
+        let mut out = json!({ "servers": servers, "total": servers.len() });
+        if let Some(problem) = self.config_problem() {
+            out["config"] = problem.to_json();
+        }
+        out
     }
 
     fn list_tools_of(&self, args: ListToolsArgs) -> Result<Value, String> {
@@ -226,13 +251,42 @@ impl Gateway {
         arguments: JsonObject,
         caller: Caller,
     ) -> Outcome {
+        let problem = self.config_problem();
+        if let Some(p) = problem.as_deref().filter(|p| !p.kept_last_good) {
+            return Outcome::Failed(p.summary());
+        }
         let snap = self.inner.registry.snapshot();
         if let Err(e) = self.visible_server(&snap, server) {
-            return Outcome::Failed(e);
+            // The server may be in the edit that did not load: say why it is not here.
+            return Outcome::Failed(match problem {
+                Some(p) => format!("{e}; {}", p.summary()),
+                None => e,
+            });
         }
-        let Some(entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
+        let Some(mut entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
             return Outcome::Failed(format!("server `{server}` was removed"));
         };
+        if entry.state == ServerState::Failed
+            && let Some(retry) = &entry.retry_now
+        {
+            // A call is the best sign the backend is wanted now: retry at once rather than
+            // at the next backoff, and answer with the outcome of that try.
+            retry.notify_one();
+            let tried = entry.attempts;
+            let waited = self
+                .inner
+                .registry
+                .wait_until(server, RETRY_WAIT, |e| {
+                    e.state == ServerState::Ready
+                        || (e.state == ServerState::Failed && e.attempts > tried)
+                        || e.retry_now.is_none()
+                })
+                .await;
+            match waited {
+                Some(now) => entry = now,
+                None => return Outcome::Failed(format!("server `{server}` was removed")),
+            }
+        }
         let handle = match (&entry.state, &entry.handle) {
             (ServerState::Ready, Some(handle)) => handle.clone(),
             (state, _) => {
@@ -258,7 +312,14 @@ impl Gateway {
         }
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         match handle.call_tool(params, caller).await {
-            Ok(result) => Outcome::Backend(result),
+            Ok(mut result) => {
+                // Links and embedded resources must read back through the gateway.
+                if proxy::rewrite::has_resources(&result) {
+                    let ns = proxy::namespace(&self.inner.registry.snapshot());
+                    proxy::rewrite::Rewriter { ns: &ns, server }.tool_result(&mut result);
+                }
+                Outcome::Backend(result)
+            }
             Err(CallError::Backend { error, .. }) => Outcome::Failed(format!(
                 "`{server}` rejected the call to `{tool}`: {}",
                 error.message
@@ -276,18 +337,10 @@ impl Gateway {
         snap: &'a Snapshot,
         name: &str,
     ) -> Result<&'a ServerEntry, String> {
-        if let Some(scope) = &self.scope
-            && !scope.allows_backend(name)
-        {
-            return Err(format!(
-                "API key `{}` may not use server `{name}` (its scope: {})",
-                scope.key,
-                scope.describe()
-            ));
-        }
-        if let Some(scope) = &self.scope
-            && snap.server(name).is_none()
-        {
+        let Some(scope) = &self.scope else {
+            return known_server(snap, name);
+        };
+        if snap.server(name).is_none() {
             // Suggest only what the key may see: the names of other backends stay private.
             let visible: Vec<&str> = snap
                 .servers
@@ -299,6 +352,13 @@ impl Gateway {
                 "unknown server `{name}`{}; servers: {}",
                 did_you_mean(&suggest(name, visible.iter().copied())),
                 visible.join(", ")
+            ));
+        }
+        if !scope.allows_backend(name) {
+            return Err(format!(
+                "API key `{}` may not use server `{name}` (its scope: {})",
+                scope.key,
+                scope.describe()
             ));
         }
         known_server(snap, name)
@@ -338,6 +398,14 @@ fn unknown_tool(snap: &Snapshot, entry: &ServerEntry, tool: &str) -> String {
     }
     message.push_str("; gateway_search_tools finds tools by what they do");
     message
+}
+
+/// `text` cut at `max` characters, line breaks kept (instructions are often Markdown).
+fn clip_keeping_lines(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 /// The first line of `text`, cut at `max` characters.

@@ -2,10 +2,17 @@
 //! serves the meta-tools (or flat/surfaced tools), proxies calls to backends, and is the
 //! one place where failures become wire errors or `isError` results.
 
+// Logging and resources/subscribe are deprecated by SEP-2577 / 2026-07-28, yet
+// initialize-era clients and backends use them, and the gateway passes them on.
+#![allow(deprecated)]
+
 mod catalog;
+mod events;
 mod handlers;
+mod live;
 pub mod meta;
 pub mod names;
+mod proxied;
 mod search_answer;
 pub mod wire;
 
@@ -14,9 +21,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams, ResultType,
-    ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ResultType, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -24,13 +34,17 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Caller;
-use crate::config::{Config, Mode, Scope, SurfacedTool};
+use crate::config::{Config, Mode, Scope};
+use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
 use crate::search::SearchIndex;
 use meta::MetaTool;
 
 pub use catalog::follow_changes;
+pub use events::follow_events;
 pub use handlers::Outcome;
+pub use live::ConfigProblem;
+use live::Surface;
 
 const INSTRUCTIONS: &str = "Tools of many MCP servers sit behind this gateway. \
 Find one with gateway_search_tools, then call it with gateway_invoke.";
@@ -52,17 +66,40 @@ pub struct Gateway {
     scope: Option<Arc<Scope>>,
 }
 
+/// An initialize-era client and what its API key lets it see.
+#[derive(Clone)]
+struct Upstream {
+    peer: Peer<RoleServer>,
+    scope: Option<Arc<Scope>>,
+}
+
+impl Upstream {
+    /// Whether events of `backend` are this client's to hear.
+    fn hears(&self, backend: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|s| s.allows_backend(backend))
+    }
+}
+
 struct Inner {
     registry: Arc<Registry>,
     index: Arc<SearchIndex>,
-    mode: Mode,
-    surfaced: Vec<SurfacedTool>,
-    /// Initialize-era clients (one on stdio, one per HTTP session), told of list changes
-    /// with plain notifications. Closed ones are dropped as they are noticed.
-    upstream: Mutex<Vec<Peer<RoleServer>>>,
+    /// `mode` and `surfaced_tools`, replaced whole by a reload.
+    surface: Mutex<Arc<Surface>>,
+    /// Why the config file on disk is not the one running, if it is not.
+    config_problem: Mutex<Option<Arc<ConfigProblem>>>,
+    /// Initialize-era clients (one on stdio, one per HTTP session) with the scope each may
+    /// see, told of changes and backend events with plain notifications. Closed ones are
+    /// dropped as they are noticed.
+    upstream: Mutex<Vec<Upstream>>,
     observer: OnceLock<Arc<dyn CallObserver>>,
     /// Fires after each re-index; 2026-07-28 clients hear it on `subscriptions/listen`.
     tools_changed: broadcast::Sender<()>,
+    /// Prompt and resource changes, for 2026-07-28 clients' `subscriptions/listen`.
+    lists_changed: broadcast::Sender<events::ListChange>,
+    /// The non-tool capabilities last declared to the client.
+    offered: Mutex<Offered>,
     /// The registry version the search index has caught up with.
     indexed: watch::Sender<u64>,
     /// Cancelled when the client has finished its handshake (backends then start).
@@ -83,12 +120,14 @@ impl Gateway {
             inner: Arc::new(Inner {
                 registry,
                 index,
-                mode: config.mode,
-                surfaced: config.surfaced_tools.clone(),
+                surface: Mutex::new(Arc::new(Surface::of(config))),
+                config_problem: Mutex::new(None),
                 upstream: Mutex::new(Vec::new()),
                 observer: OnceLock::new(),
                 client_ready,
                 tools_changed: broadcast::Sender::new(16),
+                lists_changed: broadcast::Sender::new(64),
+                offered: Mutex::new(Offered::default()),
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
             }),
@@ -128,10 +167,21 @@ impl Gateway {
         &self.inner.registry
     }
 
-    fn remember(&self, peer: &Peer<RoleServer>) {
+    /// Remember an initialize-era client (once, at its `initialize`) with its scope.
+    fn remember(&self, peer: &Peer<RoleServer>, scope: Option<Arc<Scope>>) {
         let mut peers = lock(&self.inner.upstream);
-        peers.retain(|p| !p.is_transport_closed());
-        peers.push(peer.clone());
+        peers.retain(|u| !u.peer.is_transport_closed());
+        peers.push(Upstream {
+            peer: peer.clone(),
+            scope,
+        });
+    }
+
+    /// The initialize-era clients still connected.
+    fn upstreams(&self) -> Vec<Upstream> {
+        let mut peers = lock(&self.inner.upstream);
+        peers.retain(|u| !u.peer.is_transport_closed());
+        peers.clone()
     }
 
     /// Wait (at most `limit`) until the search index reflects every registry change made
@@ -145,13 +195,8 @@ impl Gateway {
     /// Tell every connected client that the tool list changed.
     async fn announce_tools_changed(&self) {
         let _ = self.inner.tools_changed.send(());
-        let peers = {
-            let mut peers = lock(&self.inner.upstream);
-            peers.retain(|p| !p.is_transport_closed());
-            peers.clone()
-        };
-        for peer in peers {
-            if let Err(e) = peer.notify_tool_list_changed().await {
+        for upstream in self.upstreams() {
+            if let Err(e) = upstream.peer.notify_tool_list_changed().await {
                 tracing::debug!("tools/list_changed not sent: {e}");
             }
         }
@@ -174,11 +219,10 @@ impl Gateway {
     }
 
     /// Whether a backend tool is in `tools/list` under its own (flat) name.
-    fn exposes(&self, server: &str, tool: &str) -> bool {
-        match self.inner.mode {
+    fn exposes(surface: &Surface, server: &str, tool: &str) -> bool {
+        match surface.mode {
             Mode::Flat => true,
-            Mode::Meta => self
-                .inner
+            Mode::Meta => surface
                 .surfaced
                 .iter()
                 .any(|s| s.server == server && s.tool == tool),
@@ -190,8 +234,9 @@ impl Gateway {
         let mut tools: Vec<Tool> = MetaTool::ALL.iter().map(|m| m.definition()).collect();
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);
+        let surface = self.surface();
         for (exposed, (server, tool)) in flat.iter() {
-            if !self.exposes(server, tool) {
+            if !Self::exposes(&surface, server, tool) {
                 continue;
             }
             if let Some(def) = snap.server(server).and_then(|s| s.tool(tool))
@@ -217,9 +262,10 @@ impl Gateway {
         }
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);
+        let surface = self.surface();
         let exposed = flat
             .get(name)
-            .filter(|(server, tool)| self.exposes(server, tool));
+            .filter(|(server, tool)| Self::exposes(&surface, server, tool));
         match exposed {
             Some((server, tool)) => {
                 let outcome = self.invoke(server, tool, arguments.unwrap_or_default(), caller);
@@ -239,17 +285,12 @@ impl Gateway {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .build(),
-        )
-        .with_server_info(Implementation::new(
-            "mcp-gateway",
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(self.capabilities())
+            .with_server_info(Implementation::new(
+                "mcp-gateway",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(self.instructions())
     }
 
     async fn initialize(
@@ -257,7 +298,7 @@ impl ServerHandler for Gateway {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        self.remember(&context.peer);
+        self.remember(&context.peer, scope_of(&context));
         context.peer.set_peer_info(request.clone());
         self.negotiate_initialize(&request)
     }
@@ -268,28 +309,93 @@ impl ServerHandler for Gateway {
 
     fn accepted_subscription_filter(
         &self,
-        _requested: &SubscriptionFilter,
+        requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        Some(SubscriptionFilter::builder().tools_list_changed().build())
+        let mut accepted = SubscriptionFilter::builder()
+            .tools_list_changed()
+            .prompts_list_changed()
+            .resources_list_changed()
+            .build();
+        accepted.resource_subscriptions = requested.resource_subscriptions.clone();
+        Some(accepted)
     }
 
-    /// A 2026-07-28 client's `subscriptions/listen` stream: list changes go out on it.
+    /// A 2026-07-28 client's `subscriptions/listen` stream: list changes and updates of
+    /// the resources it named go out on it.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
-        let mut changes = self.inner.tools_changed.subscribe();
-        loop {
-            tokio::select! {
-                change = changes.recv() => match change {
-                    // A lagged receiver missed some changes; one notice covers them all.
-                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                        if context.sink().notify_tool_list_changed().await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                },
-                () = context.cancelled() => return Ok(()),
-            }
-        }
+        self.serve_subscription(context).await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.proxy_list_resources(request, &context).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.proxy_list_templates(request, &context).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.proxy_read(request, &context).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.proxy_subscribe(&request.uri, true, &context).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.proxy_subscribe(&request.uri, false, &context).await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(self.proxy_list_prompts(&context))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.proxy_get_prompt(request, &context).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.proxy_complete(request, &context).await
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.proxy_set_level(request.level, &context).await
     }
 
     async fn list_tools(
@@ -306,12 +412,8 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let caller = proxied::caller(&context);
         let gateway = self.scoped(scope_of(&context));
-        let caller = Caller {
-            progress_token: context.meta.get_progress_token(),
-            peer: Some(context.peer),
-            cancelled: context.ct,
-        };
         let mut result = gateway
             .call(&request.name, request.arguments, caller)
             .await?;

@@ -121,6 +121,32 @@ async def run(gateway: str, config: str, surface: str, mode: str, fs_dir: str) -
         path = os.path.join(fs_dir, "note.txt")
         read = await call("filesystem", "read_text_file", {"path": path})
         check("written by the interop test" in json.dumps(read), "filesystem read", read)
+
+        # Resources, prompts and completion pass through, URIs and names namespaced.
+        def plain(result) -> dict:
+            d = result.model_dump(by_alias=True, exclude_none=True, mode="json")
+            for key in ("resultType", "_meta", "ttlMs", "cacheScope"):
+                d.pop(key, None)
+            return d
+
+        resources = (await gw.list_resources()).resources
+        check(len(resources) > 0, "resources listed")
+        check(all(str(r.uri).startswith("everything+") for r in resources), "resource URIs namespaced")
+        templates = (await gw.list_resource_templates()).resource_templates
+        check(len(templates) > 0, "templates listed")
+        uri = "demo://resource/static/document/architecture.md"
+        got = plain(await gw.read_resource(f"everything+{uri}"))
+        prompts = [p.name for p in (await gw.list_prompts()).prompts]
+        check("everything__args-prompt" in prompts, "prompts listed", prompts)
+        pgot = plain(await gw.get_prompt("everything__args-prompt", {"city": "Paris"}))
+        async with Client(EVERYTHING, mode="legacy") as c:
+            want = plain(await c.read_resource(uri))
+            pwant = plain(await c.get_prompt("args-prompt", {"city": "Paris"}))
+        for block in want["contents"]:
+            block["uri"] = f"everything+{block['uri']}"
+        check(got == want, "resource read equals direct", (got, want))
+        check(pgot == pwant, "prompt equals direct", (pgot, pwant))
+        out["resources"] = len(resources)
         out["ok"] = True
     out["total_s"] = round(time.monotonic() - t0, 3)
     return out

@@ -103,7 +103,7 @@ fn text_of(result: &Value) -> String {
 }
 
 /// PIDs of live processes whose environment holds `marker` (grandchildren included).
-fn processes_with_env(marker: &str) -> Vec<u32> {
+pub(crate) fn processes_with_env(marker: &str) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -464,12 +464,13 @@ fn flat_mode_and_surfaced_tools_expose_backend_tools_by_name() {
     assert_eq!(result["structuredContent"]["value"], 42, "{result}");
 }
 
+/// A terminal command refuses a broken file (`serve` keeps serving instead: see `reload`).
 #[test]
 fn a_misspelt_config_key_is_rejected_with_position_and_suggestion() {
     let path = temp_path("bad-gateway.yaml");
     std::fs::write(&path, "backends:\n  fx:\n    comand: echo\n").unwrap();
     let out = std::process::Command::new(gateway_bin())
-        .args(["serve", "--config", path.to_str().unwrap()])
+        .args(["search", "anything", "--config", path.to_str().unwrap()])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

@@ -248,18 +248,23 @@ impl Session {
         )
     }
 
-    /// `tools/call` of a gateway tool; the result object.
-    fn tool(&mut self, name: &str, arguments: Value) -> Value {
+    /// One request; its whole response (`result` or `error`).
+    fn rpc(&mut self, method: &str, params: Value) -> Value {
         let id = self.next;
         self.next += 1;
-        let reply = self.post(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": {"name": name, "arguments": arguments}}));
+        let reply = self.post(&json!({"jsonrpc": "2.0", "id": id, "method": method,
+            "params": params}));
         assert_eq!(reply.status, 200, "{}", reply.body);
-        let response = reply
+        reply
             .messages()
             .into_iter()
             .find(|m| m["id"] == id)
-            .unwrap_or_else(|| panic!("no response in {}", reply.body));
+            .unwrap_or_else(|| panic!("no response in {}", reply.body))
+    }
+
+    /// `tools/call` of a gateway tool; the result object.
+    fn tool(&mut self, name: &str, arguments: Value) -> Value {
+        let response = self.rpc("tools/call", json!({"name": name, "arguments": arguments}));
         response["result"].clone()
     }
 
@@ -538,6 +543,56 @@ fn http_scoped_key_sees_and_calls_only_its_scope() {
     let mut full = Session::open(gw.addr, Some("full-token"));
     let slept = full.invoke("fixture", "sleep", json!({"ms": 1}));
     assert_ne!(slept["isError"], true, "{slept}");
+}
+
+#[test]
+fn http_scoped_key_sees_only_its_backends_prompts_and_resources() {
+    let log = temp_path("fixture-log.jsonl");
+    let http = format!(
+        "  everything:\n    command: node\n    args: [{:?}]\nhttp:\n  token_env: GW_FULL\n  keys:\n    fixture-only:\n      token_env: GW_KEY\n      backends: [fixture]\n",
+        crate::proxy::everything_js()
+    );
+    let gw = HttpGw::start(
+        &fixture_config(&log, &http),
+        "127.0.0.1:0",
+        &[("GW_FULL", "full-token"), ("GW_KEY", "scoped-key")],
+    );
+    let mut full = Session::open(gw.addr, Some("full-token"));
+    let mut scoped = Session::open(gw.addr, Some("scoped-key"));
+    // The full token sees server-everything's prompts and resources (once it is ready).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let prompts = loop {
+        let listed = full.rpc("prompts/list", json!({}));
+        let prompts = listed["result"]["prompts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !prompts.is_empty() || std::time::Instant::now() > deadline {
+            break prompts;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(!prompts.is_empty(), "server-everything offers prompts");
+    let resources = full.rpc("resources/list", json!({}));
+    assert!(
+        !resources["result"]["resources"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{resources}"
+    );
+
+    // A key limited to `fixture` sees none of them and cannot fetch one by name.
+    let listed = scoped.rpc("prompts/list", json!({}));
+    assert_eq!(listed["result"]["prompts"], json!([]), "{listed}");
+    let listed = scoped.rpc("resources/list", json!({}));
+    assert_eq!(listed["result"]["resources"], json!([]), "{listed}");
+    let name = prompts[0]["name"].as_str().unwrap();
+    let got = scoped.rpc("prompts/get", json!({"name": name}));
+    assert!(got["error"].is_object(), "{got}");
+    let uri = resources["result"]["resources"][0]["uri"].as_str().unwrap();
+    let read = scoped.rpc("resources/read", json!({"uri": uri}));
+    assert!(read["error"].is_object(), "{read}");
 }
 
 #[test]

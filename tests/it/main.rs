@@ -5,6 +5,7 @@
 mod cap_cli;
 mod capabilities;
 mod catalog;
+mod comeback;
 mod conformance;
 mod deploy;
 mod fixture_smoke;
@@ -12,6 +13,8 @@ mod gateway;
 mod http;
 mod interop;
 mod manage;
+mod proxy;
+mod reload;
 mod robustness;
 mod search_embed;
 mod search_eval;

@@ -27,7 +27,7 @@ fn time_and_catalog() -> StdioPeer {
     std::fs::write(
         &config,
         format!(
-            "backends:\n  time:\n    command: {:?}\n    args: [\"--local-timezone\", \"UTC\"]\ncapabilities:\n  enabled: true\n",
+            "backends:\n  time:\n    command: {:?}\n    args: [\"--local-timezone\", \"UTC\"]\ncapabilities:\n  builtin: true\n",
             peers_bin("mcp-server-time")
         ),
     )

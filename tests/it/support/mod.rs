@@ -91,7 +91,12 @@ fn build_fixture(cargo: &std::ffi::OsStr, profile_dir: &Path) {
 pub fn temp_path(name: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("mcp-gw-test-{}-{n}-{name}", std::process::id()))
+    let path = std::env::temp_dir().join(format!("mcp-gw-test-{}-{n}-{name}", std::process::id()));
+    // Process ids wrap (32,768 by default), so an earlier test process may have left this
+    // very path behind: start from nothing.
+    let _ = std::fs::remove_dir_all(&path);
+    let _ = std::fs::remove_file(&path);
+    path
 }
 
 /// All JSON lines of a `FIXTURE_LOG` file (empty if it does not exist yet).
