@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::client::BackendClient;
+use super::http::BoundedHttp;
 use super::progress::{ProgressRoutes, Tapped};
 use super::stdio::ChildTransport;
 use crate::config::{BackendConfig, Transport, child_env};
@@ -69,7 +70,7 @@ impl StderrTail {
 /// A spawned child or an HTTP endpoint, not yet initialized.
 pub(crate) enum Opened {
     Stdio(ChildTransport),
-    Http(StreamableHttpClientTransport<reqwest::Client>),
+    Http(StreamableHttpClientTransport<BoundedHttp>),
 }
 
 impl Opened {
@@ -150,7 +151,9 @@ pub(crate) fn open(
         }
         Transport::Http { url, headers } => {
             Ok(Opened::Http(StreamableHttpClientTransport::with_client(
-                http_client(),
+                // The same ceiling as a stdio backend's line on each SSE message. A JSON
+                // (non-SSE) reply is held to rmcp's own 16 MiB bound.
+                BoundedHttp::new(http_client(), max_message_bytes),
                 StreamableHttpClientTransportConfig::with_uri(url.as_str())
                     .custom_headers(header_map(headers)?),
             )))

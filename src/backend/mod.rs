@@ -8,6 +8,7 @@ mod actor;
 mod call;
 mod client;
 mod connect;
+mod http;
 mod list;
 mod progress;
 mod stdio;

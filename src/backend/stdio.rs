@@ -66,29 +66,29 @@ impl ChildTransport {
     pub(crate) fn id(&self) -> Option<u32> {
         self.child.as_ref().and_then(|c| c.id())
     }
+}
 
-    /// The error that stands in for an oversized response, or `None` for a message that
-    /// answers nothing (a request or notification too big to read is dropped).
-    fn stand_in(&self, over: &Oversized) -> Option<ServerJsonRpcMessage> {
-        let id = match over.id.as_ref()? {
-            Value::String(s) => RequestId::String(s.as_str().into()),
-            Value::Number(n) => RequestId::Number(n.as_i64()?),
-            _ => return None,
-        };
-        if over.has_method {
-            return None;
-        }
-        let error = ErrorData::new(
-            ErrorCode::INTERNAL_ERROR,
-            format!(
-                "the response of {} bytes is over the limit of {} bytes",
-                over.size,
-                self.lines.max()
-            ),
-            Some(json!({"reason": TOO_LARGE, "size": over.size, "limit": self.lines.max()})),
-        );
-        Some(JsonRpcMessage::error(error, Some(id)))
+/// The error that stands in for an oversized response, or `None` for a message that
+/// answers nothing (a request or notification too big to read is dropped). Shared with the
+/// HTTP transport (`http.rs`), so both name the size and the limit the same way.
+pub(crate) fn stand_in(over: &Oversized, limit: usize) -> Option<ServerJsonRpcMessage> {
+    let id = match over.id.as_ref()? {
+        Value::String(s) => RequestId::String(s.as_str().into()),
+        Value::Number(n) => RequestId::Number(n.as_i64()?),
+        _ => return None,
+    };
+    if over.has_method {
+        return None;
     }
+    let error = ErrorData::new(
+        ErrorCode::INTERNAL_ERROR,
+        format!(
+            "the response of {} bytes is over the limit of {limit} bytes",
+            over.size
+        ),
+        Some(json!({"reason": TOO_LARGE, "size": over.size, "limit": limit})),
+    );
+    Some(JsonRpcMessage::error(error, Some(id)))
 }
 
 /// A response (an `id`, no `method`) that does not decode: an error for its request, so the
@@ -158,7 +158,7 @@ impl Transport<RoleClient> for ChildTransport {
                         over.size,
                         self.lines.max()
                     );
-                    if let Some(error) = self.stand_in(&over) {
+                    if let Some(error) = stand_in(&over, self.lines.max()) {
                         return Some(error);
                     }
                 }

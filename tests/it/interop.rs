@@ -91,46 +91,68 @@ fn python_sdk_client_through_flat_mode() {
     run_python_client("flat", "auto");
 }
 
-/// A Streamable HTTP backend: server-everything listening on a loopback port.
-#[test]
-fn streamable_http_backend_through_the_gateway() {
+/// server-everything serving Streamable HTTP on a loopback port; killed on drop.
+struct EverythingOverHttp {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl EverythingOverHttp {
+    /// `env`: extra environment for the server process.
+    fn start(env: &[(&str, &str)]) -> EverythingOverHttp {
+        use std::time::{Duration, Instant};
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let peers = repo().join("tests/peers");
+        let child = Command::new("node")
+            .arg(peers.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .envs(env.iter().copied())
+            .current_dir(&peers)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node is required");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "server-everything never listened on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        EverythingOverHttp { child, port }
+    }
+}
+
+impl Drop for EverythingOverHttp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The gateway serving `server` as the backend `remote`, once that backend is ready.
+fn gateway_over_http(server: &EverythingOverHttp, extra: &str) -> crate::support::StdioPeer {
     use std::time::{Duration, Instant};
 
     use serde_json::json;
 
-    use crate::support::StdioPeer;
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let peers = repo().join("tests/peers");
-    let mut server = Command::new("node")
-        .arg(peers.join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
-        .arg("streamableHttp")
-        .env("PORT", port.to_string())
-        .current_dir(&peers)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("node is required");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "server-everything never listened on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-
     let config = temp_path("http.yaml");
     std::fs::write(
         &config,
-        format!("backends:\n  remote:\n    url: http://127.0.0.1:{port}/mcp\n"),
+        format!(
+            "{extra}backends:\n  remote:\n    url: http://127.0.0.1:{}/mcp\n",
+            server.port
+        ),
     )
     .unwrap();
-    let mut gw = StdioPeer::spawn(
+    let mut gw = crate::support::StdioPeer::spawn(
         &gateway_bin(),
         &["serve", "--config", config.to_str().unwrap()],
         &[],
@@ -154,7 +176,7 @@ fn streamable_http_backend_through_the_gateway() {
         assert_eq!(row["transport"], "http");
         assert_ne!(row["state"], "failed", "{row}");
         if row["state"] == "ready" {
-            break;
+            return gw;
         }
         assert!(
             Instant::now() < deadline,
@@ -162,6 +184,18 @@ fn streamable_http_backend_through_the_gateway() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A Streamable HTTP backend: server-everything listening on a loopback port.
+#[test]
+fn streamable_http_backend_through_the_gateway() {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    let server = EverythingOverHttp::start(&[]);
+    let mut gw = gateway_over_http(&server, "");
+    let t = Duration::from_secs(20);
     let echo = gw.call_ok(
         "tools/call",
         json!({"name": "gateway_invoke", "arguments": {"server": "remote", "tool": "echo", "arguments": {"message": "over http"}}}),
@@ -183,7 +217,42 @@ fn streamable_http_backend_through_the_gateway() {
     );
     gw.close_stdin();
     assert!(gw.wait_exit(Duration::from_secs(3)).is_some());
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_file(&config);
+}
+
+/// A result over `limits.max_message_bytes` from an HTTP backend fails its call at once with
+/// the size named, as from a stdio backend, and the backend keeps serving.
+#[test]
+fn an_oversized_http_backend_result_is_refused_naming_the_limit() {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    // `get-env` answers with the server's whole environment: 100 KB of it here.
+    let big_value = "x".repeat(100_000);
+    let server = EverythingOverHttp::start(&[("BIG", &big_value)]);
+    let mut gw = gateway_over_http(&server, "limits:\n  max_message_bytes: 64KiB\n");
+    let t = Duration::from_secs(20);
+    let started = Instant::now();
+    let big = gw.call_ok(
+        "tools/call",
+        json!({"name": "gateway_invoke", "arguments": {"server": "remote", "tool": "get-env"}}),
+        t,
+    );
+    assert_eq!(big["isError"], true, "{big}");
+    let text = big["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("max_message_bytes"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refused only after {:?}",
+        started.elapsed()
+    );
+    let small = gw.call_ok(
+        "tools/call",
+        json!({"name": "gateway_invoke", "arguments": {"server": "remote", "tool": "echo",
+            "arguments": {"message": "still here"}}}),
+        t,
+    );
+    assert_eq!(small["content"][0]["text"], "Echo: still here", "{small}");
+    gw.close_stdin();
+    assert!(gw.wait_exit(Duration::from_secs(3)).is_some());
 }
