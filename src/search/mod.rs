@@ -29,7 +29,7 @@ mod semantic;
 mod tokenizer;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tantivy::collector::TopDocs;
@@ -99,8 +99,8 @@ pub struct SearchIndex {
     analyzer: TextAnalyzer,
     lexicon: Lexicon,
     vocabulary: RwLock<Arc<Vocabulary>>,
-    /// Set while a background merge runs; at most one at a time.
-    merging: Arc<AtomicBool>,
+    /// The background merge: at most one at a time.
+    merges: Arc<Merges>,
     semantic: Semantic,
     /// The built-in catalog's server name: its tools lose ties to the user's own.
     demoted: RwLock<Option<String>>,
@@ -150,7 +150,7 @@ impl SearchIndex {
             analyzer,
             lexicon,
             vocabulary: RwLock::new(Arc::new(Vocabulary::default())),
-            merging: Arc::new(AtomicBool::new(false)),
+            merges: Arc::new(Merges::default()),
             semantic: Semantic::new(semantics, cache),
             demoted: RwLock::new(None),
         })
@@ -353,24 +353,28 @@ impl SearchIndex {
     /// blow the update budget. Searches use the committed segments meanwhile.
     fn compact(&self) {
         if segment_ids(&self.reader).is_none() {
-            if !self.merging.load(Ordering::Acquire) {
+            if !self.merges.running.load(Ordering::Acquire) {
                 self.writer.release();
             }
             return;
         }
-        if self.merging.swap(true, Ordering::AcqRel) {
+        if self.merges.running.swap(true, Ordering::AcqRel) {
             return;
         }
         let writer = Arc::clone(&self.writer);
         let reader = self.reader.clone();
-        let merging = Arc::clone(&self.merging);
+        let merges = Arc::clone(&self.merges);
         let spawned = std::thread::Builder::new()
             .name("search-merge".into())
-            .spawn(move || merge_until_compact(&writer, &reader, &merging));
+            .spawn(move || merge_until_compact(&writer, &reader, &merges));
         if let Err(err) = spawned {
-            tracing::warn!(error = %err, "cannot start search index merge thread");
-            self.merging.store(false, Ordering::Release);
+            self.merges.failed(&err);
         }
+    }
+
+    /// How many background merges have failed since the index was made.
+    pub fn merge_failures(&self) -> u64 {
+        self.merges.failures.load(Ordering::Relaxed)
     }
 }
 
@@ -391,8 +395,25 @@ fn segment_ids(reader: &IndexReader) -> Option<Vec<SegmentId>> {
     (ids.len() > 1).then_some(ids)
 }
 
-/// Body of the merge thread; `merging` is held true while it runs.
-fn merge_until_compact(writer: &Writer, reader: &IndexReader, merging: &AtomicBool) {
+/// The background merge's state.
+#[derive(Default)]
+struct Merges {
+    /// Held true while a merge thread runs.
+    running: AtomicBool,
+    failures: AtomicU64,
+}
+
+impl Merges {
+    /// A merge stopped on `err`: the next update starts another.
+    fn failed(&self, err: &dyn std::fmt::Display) {
+        tracing::warn!(error = %err, "search index merge failed");
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.running.store(false, Ordering::Release);
+    }
+}
+
+/// Body of the merge thread; `merges.running` is held true while it runs.
+fn merge_until_compact(writer: &Writer, reader: &IndexReader, merges: &Merges) {
     loop {
         loop {
             // Segment ids are read from the committed index meta under the writer lock, never
@@ -404,33 +425,34 @@ fn merge_until_compact(writer: &Writer, reader: &IndexReader, merging: &AtomicBo
                 let ids = match writer.index.searchable_segment_ids() {
                     Ok(ids) if ids.len() > 1 => ids,
                     Ok(_) => break,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "search index merge failed");
-                        merging.store(false, Ordering::Release);
-                        return;
-                    }
+                    Err(err) => return merges.failed(&err),
                 };
                 match slot.take().map_or_else(|| writer.open(), Ok) {
                     Ok(w) => slot.insert(w).merge(&ids),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "search index merge failed");
-                        merging.store(false, Ordering::Release);
-                        return;
-                    }
+                    Err(err) => return merges.failed(&err),
                 }
             };
-            if let Err(err) = merge.wait().map(drop).and_then(|()| reader.reload()) {
-                tracing::warn!(error = %err, "search index merge failed");
-                merging.store(false, Ordering::Release);
-                return;
+            match merge.wait() {
+                // A commit dropped one of its segments meanwhile (every document of it
+                // deleted): tantivy discards that merge's result, and the next round merges
+                // what is there now.
+                Err(TantivyError::InvalidArgument(why)) => {
+                    tracing::debug!("search index merge superseded: {why}");
+                    continue;
+                }
+                Err(err) => return merges.failed(&err),
+                Ok(_) => {}
+            }
+            if let Err(err) = reader.reload() {
+                return merges.failed(&err);
             }
         }
-        // Compact: let the writer go while still marked as merging, so no
+        // Compact: let the writer go while still marked as running, so no
         // update's `compact` can race this release.
         writer.release();
-        merging.store(false, Ordering::Release);
+        merges.running.store(false, Ordering::Release);
         // A commit may have landed between the last check and the store.
-        if segment_ids(reader).is_none() || merging.swap(true, Ordering::AcqRel) {
+        if segment_ids(reader).is_none() || merges.running.swap(true, Ordering::AcqRel) {
             return;
         }
     }

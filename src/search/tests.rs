@@ -213,3 +213,30 @@ fn notation_and_question_words_guide_ranking() -> Result<(), SearchError> {
     );
     Ok(())
 }
+
+/// Updates that empty whole segments (each replaces every tool of a backend) while the
+/// background merge runs: no merge may fail on a segment a commit has just dropped, and the
+/// index still ends in one segment with only the newest tools.
+#[test]
+fn merges_survive_updates_that_drop_segments() -> Result<(), SearchError> {
+    let index = SearchIndex::new()?;
+    for round in 0..200 {
+        index.replace_server("a", &[tool("a", &format!("alpha_{round}"), "first")])?;
+        index.replace_server("b", &[tool("b", &format!("beta_{round}"), "second")])?;
+        if round % 5 == 0 {
+            index.remove_server("b")?;
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while segment_ids(&index.reader).is_some() || index.merges.running.load(Ordering::Acquire) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index never compacted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(index.merge_failures(), 0);
+    assert_eq!(names(&index.search("alpha", 5, None)?), ["a/alpha_199"]);
+    assert_eq!(names(&index.search("beta", 5, None)?), ["b/beta_199"]);
+    Ok(())
+}
