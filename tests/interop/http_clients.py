@@ -13,10 +13,9 @@ findings; exits 1 with the failed check on stderr.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import sys
 
+from scenario import report
 from mcp import Client
 
 
@@ -74,17 +73,7 @@ async def run(url: str) -> dict:
 
 
 def main() -> int:
-    try:
-        out = asyncio.run(run(sys.argv[1]))
-    except BaseException as e:  # noqa: BLE001 - anyio wraps failures in exception groups
-        while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-            e = e.exceptions[0]
-        print(f"FAILED {type(e).__name__}: {e}", file=sys.stderr)
-        if os.environ.get("INTEROP_DEBUG"):
-            import traceback; traceback.print_exception(e)
-        return 1
-    print(json.dumps(out))
-    return 0
+    return report(run(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import sys
 import time
 
 import mcp_types as types
+from scenario import report
 from mcp import Client, StdioServerParameters
 
 PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers")
@@ -154,17 +155,7 @@ async def run(gateway: str, config: str, surface: str, mode: str, fs_dir: str) -
 
 def main() -> int:
     gateway, config, surface, mode, fs_dir = sys.argv[1:6]
-    try:
-        out = asyncio.run(run(gateway, config, surface, mode, fs_dir))
-    except BaseException as e:  # noqa: BLE001 - anyio wraps failures in exception groups
-        while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-            e = e.exceptions[0]
-        print(f"FAILED {type(e).__name__}: {e}", file=sys.stderr)
-        if os.environ.get("INTEROP_DEBUG"):
-            import traceback; traceback.print_exception(e)
-        return 1
-    print(json.dumps(out))
-    return 0
+    return report(run(gateway, config, surface, mode, fs_dir))
 
 
 if __name__ == "__main__":
