@@ -3,6 +3,7 @@
 //! Crate map, in the order a call flows through it:
 //! - [`cli`]: command-line parsing and the commands (`serve`, `search`, `call`).
 //! - [`config`]: `gateway.yaml` — raw serde types, validation, `${VAR}` expansion, discovery.
+//! - [`control`]: the running gateway's socket for `restart` and edit reports.
 //! - [`framing`]: newline-delimited JSON-RPC with a size limit (client and stdio backends).
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
 //! - [`http`]: the optional Streamable HTTP listener — Host/Origin/token checks, `/health`,
@@ -24,6 +25,7 @@ pub mod backend;
 pub mod capability;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod export;
 pub mod framing;
 pub mod gateway;

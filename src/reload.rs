@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Supervisor;
 use crate::config::Config;
+use crate::control::{Control, Load, digest};
 use crate::gateway::{ConfigProblem, Gateway};
 use crate::watch::ConfigWatch;
 
@@ -21,6 +22,8 @@ pub struct Live {
     pub current: Option<Config>,
     pub supervisor: Arc<Supervisor>,
     pub gateway: Gateway,
+    /// Told the outcome of every load, for commands that ask the running gateway.
+    pub control: Control,
 }
 
 impl Live {
@@ -34,9 +37,28 @@ impl Live {
 
     /// Load the file once and apply it, or report why not.
     pub async fn reload(&mut self) {
+        // The bytes this load is about, so `add` and `remove` can tell their own edit landed.
+        let sha256 = self
+            .path
+            .as_deref()
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|bytes| digest(&bytes))
+            .unwrap_or_default();
         match Config::load(self.path.as_deref()) {
-            Ok(config) => self.apply(config).await,
+            Ok(config) => {
+                let summary = self.apply(config).await;
+                self.control.loaded(Load {
+                    sha256,
+                    error: None,
+                    summary,
+                });
+            }
             Err(e) => {
+                self.control.loaded(Load {
+                    sha256,
+                    error: Some(e.to_string()),
+                    summary: String::new(),
+                });
                 let kept = self.current.is_some();
                 tracing::error!(
                     "{e}; {}",
@@ -55,11 +77,12 @@ impl Live {
         }
     }
 
-    async fn apply(&mut self, config: Config) {
+    /// Run `config`; what changed, in words.
+    async fn apply(&mut self, config: Config) -> String {
         self.gateway.set_config_problem(None);
         if self.current.as_ref() == Some(&config) {
             tracing::debug!("gateway.yaml reloaded: nothing changed");
-            return;
+            return "nothing changed".to_owned();
         }
         for warning in &config.warnings {
             tracing::warn!("{warning}");
@@ -74,13 +97,15 @@ impl Live {
         }
         let done = self.supervisor.reconcile(&config).await;
         self.gateway.apply_surface(&config).await;
-        tracing::info!(
-            "gateway.yaml reloaded: {} added, {} removed, {} restarted, {} unchanged",
+        let summary = format!(
+            "{} added, {} removed, {} restarted, {} unchanged",
             done.added.len(),
             done.removed.len(),
             done.restarted.len(),
             done.kept.len()
         );
+        tracing::info!("gateway.yaml reloaded: {summary}");
         self.current = Some(config);
+        summary
     }
 }

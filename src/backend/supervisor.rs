@@ -186,6 +186,41 @@ impl Supervisor {
         report
     }
 
+    /// Stop backend `name` and start it again, whatever its state (a failed one is tried
+    /// at once): what `mcp-gateway restart <name>` asks a running gateway for.
+    pub async fn restart(&self, name: &str) -> Result<(), String> {
+        let mut running = self.running.lock().await;
+        let known: Vec<&str> = running.backends.keys().map(String::as_str).collect();
+        let Some(slot) = running.backends.get(name) else {
+            if running
+                .capabilities
+                .as_ref()
+                .is_some_and(|c| c.config.name == name)
+            {
+                return Err(format!(
+                    "`{name}` is the capability backend: it reloads its files by itself"
+                ));
+            }
+            return Err(format!(
+                "no backend `{name}` in this gateway; backends: {}",
+                known.join(", ")
+            ));
+        };
+        if slot.actor.is_none() {
+            return Err(format!("backend `{name}` is disabled in gateway.yaml"));
+        }
+        let (config, max) = (slot.config.clone(), slot.max_message_bytes);
+        if let Some(actor) = running.backends.remove(name).and_then(|s| s.actor)
+            && tokio::time::timeout(STOP_WAIT, actor.stop()).await.is_err()
+        {
+            tracing::warn!(backend = %name, "did not stop in time; starting it anyway");
+        }
+        tracing::info!(backend = %name, "restart asked for: starting again");
+        let slot = self.launch(&config, max);
+        running.backends.insert(name.to_owned(), slot);
+        Ok(())
+    }
+
     /// Stop every backend and wait (bounded) until each has been taken down.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();

@@ -29,6 +29,17 @@ pub fn ensure(explicit: Option<&Path>, dry_run: bool) -> anyhow::Result<PathBuf>
     Ok(path)
 }
 
+/// Say whether the gateways running on `path` have loaded what is in it now.
+#[allow(clippy::print_stdout)] // the writing commands report to a person at a terminal
+pub fn report_running(path: &Path) {
+    let Ok(written) = std::fs::read(path) else {
+        return;
+    };
+    for line in crate::control::report_pickup(path, &written) {
+        println!("  {line}");
+    }
+}
+
 /// Writes a new `gateway.yaml` text after checking it loads. Returns the backup's path.
 pub fn write(
     path: &Path,

@@ -111,6 +111,7 @@ pub fn add(args: AddArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             shell_quote(&backup)
         );
     }
+    gwfile::report_running(&path);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,7 +130,38 @@ pub fn remove(name: &str, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             shell_quote(&backup)
         );
     }
+    gwfile::report_running(&path);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `restart <name>`: restart one backend in every gateway running on this config.
+pub fn restart(name: &str, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let path = gwfile::target_path(config)?;
+    let gateways = crate::control::running_gateways(&path);
+    if gateways.is_empty() {
+        bail!(
+            "no running gateway serves {}; `mcp-gateway list` starts the backends once to check them",
+            path.display()
+        );
+    }
+    let mut failed = false;
+    for gateway in gateways {
+        match gateway.restart(name) {
+            Ok(()) => println!(
+                "restarted `{name}` in the gateway with pid {}",
+                gateway.pid()
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("gateway {}: {e}", gateway.pid());
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `probe`: start the backends and wait this long for them.

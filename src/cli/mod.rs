@@ -89,6 +89,8 @@ pub enum Command {
     Add(manage::AddArgs),
     /// Remove a backend from gateway.yaml.
     Remove { name: String },
+    /// Restart one backend in the running gateway(s) serving this gateway.yaml.
+    Restart { name: String },
     /// List the backends, with each one's state, tool count and start time.
     List {
         #[arg(long)]
@@ -170,6 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Setup(command) => setup::run(command, explicit),
         Command::Add(args) => manage::add(args, explicit),
         Command::Remove { name } => manage::remove(&name, explicit),
+        Command::Restart { name } => manage::restart(&name, explicit),
         Command::Doctor { json, wait } => doctor::run(explicit, json, wait.limit).await,
         Command::Init { force } => manage::init(explicit, force),
         Command::Completions { shell } => manage::completions(shell),

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
 use crate::config::{CapabilitiesConfig, Config, SurfacedTool};
+use crate::control::{Control, Load, digest};
 use crate::gateway::ConfigProblem;
 use crate::gateway::wire::StdioWire;
 use crate::http::{Listener, Options};
@@ -98,11 +99,24 @@ pub(super) async fn run(explicit: Option<&Path>, args: ServeArgs) -> anyhow::Res
         }
         None => None,
     };
+    let control = Control::new(path.clone(), std::sync::Arc::clone(engine.supervisor()));
+    if let Some(file) = &path {
+        control.loaded(Load {
+            sha256: std::fs::read(file).map(|b| digest(&b)).unwrap_or_default(),
+            error: problem.as_ref().map(ToString::to_string),
+            summary: "loaded at start".to_owned(),
+        });
+    }
+    tokio::spawn(crate::control::serve(
+        control.clone(),
+        engine.shutdown.child_token(),
+    ));
     let live = Live {
         path: path.clone(),
         current: config,
         supervisor: std::sync::Arc::clone(engine.supervisor()),
         gateway: engine.gateway.clone(),
+        control,
     };
     let watch = crate::watch::watch(path.as_deref(), &engine.shutdown);
     let reloads = tokio::spawn(live.follow(watch, engine.shutdown.child_token()));

@@ -284,6 +284,7 @@ pub(super) fn run(args: &ImportArgs, config: Option<&Path>) -> anyhow::Result<Ex
             );
         }
         report_secrets(&secrets, &found.private_sources, &path, true);
+        gwfile::report_running(&path);
     }
     if args.replace && !replace_clients(&found, &place, &args.name, &path, false)? {
         bail!("some clients were not updated; gateway.yaml has the servers");

@@ -265,3 +265,61 @@ fn gateway_yaml_edits_reconcile_by_backend_name() {
     }
     assert_eq!(processes_with_env(&ma), pid_a);
 }
+
+/// `mcp-gateway --config <config> <args>`: its exit success and what it printed.
+fn cli(config: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(gateway_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn terminal_commands_reach_the_running_gateway() {
+    let ma = marker("restart_a");
+    let mut gw = Gw::start(&format!("backends:\n{}", backend("a", &ma, "")));
+    gw.wait_ready("a");
+    let pid_a = wait_processes(&ma, T, |p| p.len() == 1);
+
+    // `restart` replaces the backend's process in the running gateway.
+    let (ok, out) = cli(&gw.config, &["restart", "a"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("restarted `a`"), "{out}");
+    let new_a = wait_processes(&ma, T, |p| p.len() == 1 && p != pid_a.as_slice());
+    assert_ne!(new_a, pid_a);
+    gw.wait_ready("a");
+    let (ok, out) = cli(&gw.config, &["restart", "nope"]);
+    assert!(!ok && out.contains("no backend `nope`"), "{out}");
+
+    // `add` and `remove` say the running gateway has loaded their edit.
+    let fixture = fixture_server_path();
+    let (ok, out) = cli(&gw.config, &["add", "b", "--", fixture.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("picked the change up: 1 added"), "{out}");
+    gw.wait_ready("b");
+    let (ok, out) = cli(&gw.config, &["remove", "b"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("picked the change up: 0 added, 1 removed"),
+        "{out}"
+    );
+    assert_eq!(processes_with_env(&ma), new_a, "`a` kept its process");
+
+    // With no gateway on a file, the commands say so.
+    let other = temp_path("other.yaml");
+    std::fs::write(&other, "backends: {}\n").unwrap();
+    let (ok, out) = cli(&other, &["add", "c", "--", fixture.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("no running gateway serves"), "{out}");
+    let (ok, out) = cli(&other, &["restart", "c"]);
+    assert!(!ok && out.contains("no running gateway serves"), "{out}");
+    let _ = std::fs::remove_file(other);
+}
