@@ -22,11 +22,12 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ContentBlock, DiscoverResult, GetPromptRequestParams, GetPromptResponse, Implementation,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ResultType, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
-    SubscriptionFilter, Tool, UnsubscribeRequestParams,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -37,6 +38,7 @@ use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
 use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
+use crate::relay::Relay;
 use crate::search::SearchIndex;
 use meta::MetaTool;
 
@@ -106,6 +108,8 @@ struct Inner {
     client_ready: CancellationToken,
     /// Exposed names, cached per snapshot.
     flat: Mutex<Option<(Arc<Snapshot>, Arc<FlatNames>)>>,
+    /// Told who the client is; relays the backends' requests to it.
+    relay: Arc<Relay>,
 }
 
 impl Gateway {
@@ -115,6 +119,7 @@ impl Gateway {
         registry: Arc<Registry>,
         index: Arc<SearchIndex>,
         client_ready: CancellationToken,
+        relay: Arc<Relay>,
     ) -> Gateway {
         Gateway {
             inner: Arc::new(Inner {
@@ -130,6 +135,7 @@ impl Gateway {
                 offered: Mutex::new(Offered::default()),
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
+                relay,
             }),
             scope: None,
         }
@@ -300,11 +306,41 @@ impl ServerHandler for Gateway {
     ) -> Result<InitializeResult, ErrorData> {
         self.remember(&context.peer, scope_of(&context));
         context.peer.set_peer_info(request.clone());
+        // Before backends start (they start at `initialized`): they are told exactly
+        // what this client can do.
+        self.inner
+            .relay
+            .client_initializing(&request, &context.peer);
         self.negotiate_initialize(&request)
     }
 
     async fn on_initialized(&self, _context: NotificationContext<RoleServer>) {
+        self.inner.relay.client_initialized();
         self.inner.client_ready.cancel();
+    }
+
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        self.inner.relay.client_is_modern();
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        ))
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        self.inner.relay.roots_changed().await;
+    }
+
+    async fn on_progress(
+        &self,
+        notification: ProgressNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        // Progress on a request relayed to the client, for the backend that asked.
+        self.inner.relay.client_progress(notification);
     }
 
     fn accepted_subscription_filter(
@@ -412,6 +448,12 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if context
+            .protocol_version()
+            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28)
+        {
+            self.inner.relay.client_is_modern();
+        }
         let caller = proxied::caller(&context);
         let gateway = self.scoped(scope_of(&context));
         let mut result = gateway

@@ -1,0 +1,87 @@
+//! Why a backend's request could not be relayed, and the JSON-RPC error the backend gets
+//! for it: always explicit and explained, never a silent decline or an empty list.
+
+use std::time::Duration;
+
+use rmcp::ErrorData;
+use rmcp::model::ErrorCode;
+use serde_json::json;
+
+/// The code the MCP SDKs use for a request that timed out (`RequestTimeout`).
+const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
+
+/// Why a server→client request got no answer from the client.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(
+        "`{method}` cannot be relayed: no MCP client has completed an initialize handshake with \
+         the gateway (none is connected yet, or this is a terminal command)"
+    )]
+    NoClient { method: &'static str },
+    #[error(
+        "`{method}` cannot be relayed: the client speaks MCP 2026-07-28, where servers may not \
+         send requests to clients (they return an InputRequiredResult instead), and the gateway \
+         does not turn a direct request from a backend into one"
+    )]
+    ModernClient { method: &'static str },
+    #[error(
+        "`{method}` cannot be relayed: the client `{client}` did not declare the `{capability}` \
+         capability (and the gateway declared none to this backend)"
+    )]
+    NotDeclared {
+        method: &'static str,
+        capability: &'static str,
+        client: String,
+    },
+    #[error("the client did not answer `{method}` within {timeout:?}")]
+    Timeout {
+        method: &'static str,
+        timeout: Duration,
+    },
+    #[error("the client went away before answering `{method}`")]
+    Closed { method: &'static str },
+    #[error("the client answered `{method}` with a result of another kind")]
+    Unexpected { method: &'static str },
+    #[error("the backend cancelled its `{method}` request")]
+    Cancelled { method: &'static str },
+    /// The client's own error, passed on as it gave it.
+    #[error("the client answered with an error: {0:?}")]
+    Client(ErrorData),
+}
+
+impl RelayError {
+    /// A short machine-readable name for `error.data.reason`.
+    fn reason(&self) -> &'static str {
+        match self {
+            RelayError::NoClient { .. } => "no_client",
+            RelayError::ModernClient { .. } => "client_protocol_2026_07_28",
+            RelayError::NotDeclared { .. } => "client_capability_not_declared",
+            RelayError::Timeout { .. } => "client_timeout",
+            RelayError::Closed { .. } => "client_closed",
+            RelayError::Unexpected { .. } => "unexpected_response",
+            RelayError::Cancelled { .. } => "cancelled",
+            RelayError::Client(_) => "client_error",
+        }
+    }
+}
+
+impl From<RelayError> for ErrorData {
+    fn from(error: RelayError) -> ErrorData {
+        let reason = error.reason();
+        let message = format!("mcp-gateway: {error}");
+        let data = Some(json!({"reason": reason}));
+        match error {
+            RelayError::Client(error) => error,
+            // What a client without the feature answers: it has no such method.
+            RelayError::NoClient { .. }
+            | RelayError::ModernClient { .. }
+            | RelayError::NotDeclared { .. } => {
+                ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, data)
+            }
+            RelayError::Timeout { .. } => ErrorData::new(REQUEST_TIMEOUT, message, data),
+            RelayError::Closed { .. }
+            | RelayError::Unexpected { .. }
+            | RelayError::Cancelled { .. } => ErrorData::internal_error(message, data),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Server→client requests: what a backend asks of the client — `sampling/createMessage`,
+//! `elicitation/create`, `roots/list` — relayed to the real client and its answer back,
+//! and the client capabilities the gateway declares to backends, so that a backend only
+//! asks for what the client can give.
+//!
+//! `backend` holds the one [`Relay`] and calls into it from its `ClientHandler`;
+//! `gateway` tells it who the client is (its `initialize`, or a 2026-07-28 request) and
+//! hands it the client's progress and `roots/list_changed`. This module knows neither:
+//! the client is a `Peer<RoleServer>`, a backend a `Peer<RoleClient>`.
+//!
+//! **When backends learn the client's capabilities.** Backends start when the client's
+//! handshake is done, or after a short grace period (a 2026-07-28 client never sends
+//! `initialize`). A backend that connected before the client's `initialize` was known
+//! declared no client capabilities; when the client then turns out to have some, its
+//! actor reconnects it once, declaring them ([`Relay::declared`] changed). Restarting is
+//! the only way: MCP has no re-initialize, and a backend reads client capabilities once
+//! (server-everything registers its sampling/roots tools at `initialized`). A 2026-07-28
+//! client cannot take server→client requests at all, so backends are told of none.
+//!
+//! Errors toward a backend (the client cannot serve it, gave up, timed out) are JSON-RPC
+//! errors built here, on the backend-facing wire: `gateway` builds those of the client's.
+
+// Sampling and roots are deprecated by SEP-2577 / 2026-07-28, yet initialize-era
+// clients and backends use them, and the gateway relays them.
+#![allow(deprecated)]
+
+mod ask;
+mod declare;
+mod error;
+mod progress;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{ClientCapabilities, InitializeRequestParams};
+use rmcp::{Peer, RoleClient, RoleServer};
+use tokio::sync::watch;
+
+pub use ask::{Ask, RELAY_TIMEOUT};
+pub use error::RelayError;
+
+/// Who the client is, as far as server→client requests go.
+#[derive(Clone, Default)]
+pub enum Client {
+    /// No handshake seen yet (or no client at all: a terminal command).
+    #[default]
+    Unknown,
+    /// An initialize-era client: what it declared, and where to send requests.
+    Legacy(Arc<LegacyClient>),
+    /// A 2026-07-28 client: server→client requests are replaced by MRTR there.
+    Modern,
+}
+
+/// An initialize-era client.
+pub struct LegacyClient {
+    pub name: String,
+    pub capabilities: ClientCapabilities,
+    pub peer: Peer<RoleServer>,
+}
+
+/// The relay between backends and the one client. Shared as `Arc<Relay>`.
+pub struct Relay {
+    client: watch::Sender<Client>,
+    /// Sent `notifications/initialized` (requests wait for it, as MCP asks).
+    initialized: watch::Sender<bool>,
+    progress: progress::Routes,
+    /// Live backend connections, told when the client's roots change.
+    backends: Mutex<BTreeMap<u64, (Arc<str>, Peer<RoleClient>)>>,
+    next_backend: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Relay {
+            client: watch::Sender::new(Client::Unknown),
+            initialized: watch::Sender::new(false),
+            progress: progress::Routes::default(),
+            backends: Mutex::new(BTreeMap::new()),
+            next_backend: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Relay {
+    /// The client sent `initialize`: remember what it declared and where it is.
+    pub fn client_initializing(&self, request: &InitializeRequestParams, peer: &Peer<RoleServer>) {
+        let client = LegacyClient {
+            name: request.client_info.name.clone(),
+            capabilities: request.capabilities.clone(),
+            peer: peer.clone(),
+        };
+        self.client.send_replace(Client::Legacy(Arc::new(client)));
+    }
+
+    /// The client sent `notifications/initialized`.
+    pub fn client_initialized(&self) {
+        self.initialized.send_replace(true);
+    }
+
+    /// The client spoke 2026-07-28. An initialize-era session stays what it is: such a
+    /// client may still probe with a 2026-07-28 request.
+    pub fn client_is_modern(&self) {
+        self.client.send_if_modified(|client| match client {
+            Client::Unknown => {
+                *client = Client::Modern;
+                true
+            }
+            _ => false,
+        });
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.borrow().clone()
+    }
+
+    /// The client capabilities to declare to a backend now: exactly the sampling,
+    /// elicitation and roots the client declared, never more.
+    pub fn declared(&self) -> ClientCapabilities {
+        match &*self.client.borrow() {
+            Client::Legacy(client) => declare::mirror(&client.capabilities),
+            Client::Unknown | Client::Modern => ClientCapabilities::default(),
+        }
+    }
+
+    /// Wakes whenever the client becomes known (backends then compare [`Relay::declared`]
+    /// with what they declared).
+    pub fn watch(&self) -> watch::Receiver<Client> {
+        self.client.subscribe()
+    }
+
+    /// Register a live backend connection, to be told of root changes; dropping the
+    /// guard unregisters it.
+    pub fn attach(self: &Arc<Self>, name: &Arc<str>, peer: Peer<RoleClient>) -> Attached {
+        let id = self
+            .next_backend
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.backends).insert(id, (Arc::clone(name), peer));
+        Attached {
+            relay: Arc::clone(self),
+            id,
+        }
+    }
+
+    /// The client's roots changed: tell every live backend (each was told the client
+    /// has roots, or is about to reconnect and ask afresh).
+    pub async fn roots_changed(&self) {
+        if self.declared().roots.is_none() {
+            return;
+        }
+        let backends: Vec<(Arc<str>, Peer<RoleClient>)> =
+            lock(&self.backends).values().cloned().collect();
+        for (name, peer) in backends {
+            if let Err(e) = peer.notify_roots_list_changed().await {
+                tracing::debug!(backend = %name, "roots/list_changed not passed on: {e}");
+            }
+        }
+    }
+
+    /// A backend's `notifications/elicitation/complete` (URL mode; rmcp has no type for
+    /// it): passed to the client if it declared URL elicitation, else dropped (logged).
+    pub async fn elicitation_complete(&self, notification: rmcp::model::CustomNotification) {
+        let Client::Legacy(client) = self.client() else {
+            return;
+        };
+        let url = client
+            .capabilities
+            .elicitation
+            .as_ref()
+            .is_some_and(|e| e.url.is_some());
+        if !url {
+            tracing::debug!("elicitation/complete dropped: the client has no URL elicitation");
+            return;
+        }
+        let notification = rmcp::model::ServerNotification::CustomNotification(notification);
+        if let Err(e) = client.peer.send_notification(notification).await {
+            tracing::debug!("elicitation/complete not passed on: {e}");
+        }
+    }
+
+    /// A progress notification from the client, for a request relayed to it: filed for
+    /// the backend that asked, which forwards it in order before the answer.
+    pub fn client_progress(&self, param: rmcp::model::ProgressNotificationParam) {
+        self.progress.file(param);
+    }
+}
+
+/// A backend connection's registration for root changes.
+pub struct Attached {
+    relay: Arc<Relay>,
+    id: u64,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        lock(&self.relay.backends).remove(&self.id);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
