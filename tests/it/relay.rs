@@ -262,3 +262,74 @@ fn a_2026_client_means_an_explicit_error_for_the_backend() {
     assert!(gw.wait_exit(Duration::from_secs(5)).is_some());
     let _ = std::fs::remove_file(&config);
 }
+
+/// The client's progress on a relayed request reaches the backend under the backend's own
+/// token, and the backend's timeout cancels the request at the client.
+#[test]
+fn progress_and_timeout_of_a_relayed_request_reach_the_other_side() {
+    use std::sync::{Arc, Mutex};
+
+    let log = temp_path("relay-progress.jsonl");
+    let (mut gw, config) = fixture_gateway(&log);
+    gw.initialize_with(json!({"sampling": {}}));
+    wait_ready(&mut gw, "fx");
+    let seen: Arc<Mutex<Option<Value>>> = Arc::default();
+    let asked = Arc::clone(&seen);
+    gw.set_request_handler(move |method, params| {
+        if method != "sampling/createMessage" {
+            return Err((-32601, format!("no {method}")));
+        }
+        *asked.lock().unwrap() = Some(params.clone());
+        // The client thinks for longer than the backend will wait.
+        std::thread::sleep(Duration::from_millis(2000));
+        Ok(json!({"role": "assistant", "content": {"type": "text", "text": "too late"}, "model": "m"}))
+    });
+    let call = gw.request(
+        "tools/call",
+        json!({"name": "gateway_invoke", "arguments": {"server": "fx", "tool": "sample",
+               "arguments": {"prompt": "slow", "timeout_ms": 1000}}}),
+    );
+    let deadline = std::time::Instant::now() + T;
+    let params = loop {
+        if let Some(p) = seen.lock().unwrap().clone() {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sampling request reached the client"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let token = params["_meta"]["progressToken"].clone();
+    assert!(!token.is_null(), "{params}");
+    gw.notify(
+        "notifications/progress",
+        json!({"progressToken": token, "progress": 1, "total": 4, "message": "thinking"}),
+    );
+    let step = wait_for_log(&log, T, |e| e["event"] == "progress_in")
+        .expect("the client's progress never reached the backend");
+    assert_eq!(step["message"], "thinking", "{step}");
+    assert_eq!(step["progress"], 1.0, "{step}");
+    // Under the token the backend sent, not the one the gateway gave the client.
+    let sent = wait_for_log(&log, T, |e| e["event"] == "sample_sent").expect("sample_sent");
+    assert_eq!(step["token"], sent["token"], "{step}");
+    // The backend gave up after 1 s: the client hears the request was cancelled.
+    let cancelled = gw
+        .wait_notification("notifications/cancelled", T)
+        .expect("the backend's timeout never cancelled the request at the client");
+    let request = gw
+        .wait_server_request("sampling/createMessage", T)
+        .expect("sampling request recorded");
+    assert_eq!(
+        cancelled["params"]["requestId"], request["id"],
+        "{cancelled}"
+    );
+    let result = gw.wait_response(call, T).expect("the call is answered");
+    let text = result["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("timeout"), "{result}");
+    gw.close_stdin();
+    assert!(gw.wait_exit(Duration::from_secs(5)).is_some());
+    let _ = std::fs::remove_file(&config);
+}
