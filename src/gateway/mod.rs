@@ -24,10 +24,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     ContentBlock, DiscoverResult, GetPromptRequestParams, GetPromptResponse, Implementation,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerConfig,
-    SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
-    UnsubscribeRequestParams,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ResultType, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -171,6 +170,12 @@ impl Gateway {
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.inner.registry
+    }
+
+    /// The relay of the backends' requests to the client (the client-facing transport
+    /// files the client's progress with it).
+    pub fn client_relay(&self) -> &Arc<Relay> {
+        &self.inner.relay
     }
 
     /// Remember an initialize-era client (once, at its `initialize`) with its scope.
@@ -332,15 +337,6 @@ impl ServerHandler for Gateway {
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
         self.inner.relay.roots_changed().await;
-    }
-
-    async fn on_progress(
-        &self,
-        notification: ProgressNotificationParam,
-        _context: NotificationContext<RoleServer>,
-    ) {
-        // Progress on a request relayed to the client, for the backend that asked.
-        self.inner.relay.client_progress(notification);
     }
 
     fn accepted_subscription_filter(

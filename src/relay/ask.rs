@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CancelledNotificationParam, ClientResult, CreateMessageRequest, CreateMessageRequestParams,
-    CreateMessageResult, CustomRequest, CustomResult, ElicitRequest, ElicitRequestParams,
-    ElicitResult, ElicitationCapability, ListRootsRequest, ListRootsResult,
+    CancelledNotificationParam, ClientCapabilities, ClientResult, CreateMessageRequest,
+    CreateMessageRequestParams, CreateMessageResult, CustomRequest, CustomResult, ElicitRequest,
+    ElicitRequestParams, ElicitResult, ElicitationCapability, ListRootsRequest, ListRootsResult,
     ProgressNotificationParam, ProgressToken, ServerRequest,
 };
 use rmcp::service::{PeerRequestOptions, RequestContext, ServiceError};
@@ -226,17 +226,24 @@ impl Relay {
 /// Form or URL elicitation, each only if declared (an empty `elicitation: {}` means
 /// form, as in 2025-06-18).
 fn check_mode(client: &LegacyClient, url: bool) -> Result<(), RelayError> {
+    missing_mode(&client.capabilities, url).map_or(Ok(()), |capability| {
+        Err(not_declared(ELICITATION, capability, client))
+    })
+}
+
+/// The elicitation capability a request in this mode needs and the client lacks.
+fn missing_mode(capabilities: &ClientCapabilities, url: bool) -> Option<&'static str> {
     let Some(ElicitationCapability {
         form, url: url_cap, ..
-    }) = &client.capabilities.elicitation
+    }) = &capabilities.elicitation
     else {
-        return Err(not_declared(ELICITATION, "elicitation", client));
+        return Some("elicitation");
     };
     let form_ok = form.is_some() || url_cap.is_none();
     match (url, url_cap.is_some(), form_ok) {
-        (true, false, _) => Err(not_declared(ELICITATION, "elicitation.url", client)),
-        (false, _, false) => Err(not_declared(ELICITATION, "elicitation.form", client)),
-        _ => Ok(()),
+        (true, false, _) => Some("elicitation.url"),
+        (false, _, false) => Some("elicitation.form"),
+        _ => None,
     }
 }
 
@@ -272,5 +279,31 @@ fn service_error(method: &'static str, e: ServiceError) -> RelayError {
         ServiceError::Timeout { timeout } => RelayError::Timeout { method, timeout },
         ServiceError::UnexpectedResponse => RelayError::Unexpected { method },
         _ => RelayError::Closed { method },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn caps(value: serde_json::Value) -> ClientCapabilities {
+        serde_json::from_value(value).unwrap_or_default()
+    }
+
+    #[test]
+    fn elicitation_modes_only_as_declared() {
+        let both = caps(json!({"elicitation": {"form": {}, "url": {}}}));
+        assert_eq!(missing_mode(&both, false), None);
+        assert_eq!(missing_mode(&both, true), None);
+        // `elicitation: {}` is form only (2025-06-18 clients).
+        let bare = caps(json!({"elicitation": {}}));
+        assert_eq!(missing_mode(&bare, false), None);
+        assert_eq!(missing_mode(&bare, true), Some("elicitation.url"));
+        let url_only = caps(json!({"elicitation": {"url": {}}}));
+        assert_eq!(missing_mode(&url_only, false), Some("elicitation.form"));
+        assert_eq!(missing_mode(&url_only, true), None);
+        assert_eq!(missing_mode(&caps(json!({})), false), Some("elicitation"));
     }
 }

@@ -85,3 +85,42 @@ impl From<RelayError> for ErrorData {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_is_explained_on_the_wire() {
+        let modern = ErrorData::from(RelayError::ModernClient {
+            method: "roots/list",
+        });
+        assert_eq!(modern.code, ErrorCode::METHOD_NOT_FOUND);
+        assert!(modern.message.contains("2026-07-28"), "{}", modern.message);
+        assert!(modern.message.contains("roots/list"), "{}", modern.message);
+        assert_eq!(
+            modern.data,
+            Some(json!({"reason": "client_protocol_2026_07_28"}))
+        );
+        let missing = ErrorData::from(RelayError::NotDeclared {
+            method: "sampling/createMessage",
+            capability: "sampling.tools",
+            client: "claude-code".into(),
+        });
+        assert!(
+            missing
+                .message
+                .contains("`claude-code` did not declare the `sampling.tools`"),
+            "{}",
+            missing.message
+        );
+        let late = ErrorData::from(RelayError::Timeout {
+            method: "elicitation/create",
+            timeout: Duration::from_secs(600),
+        });
+        assert_eq!(late.code, REQUEST_TIMEOUT);
+        // The client's own error is the client's.
+        let own = ErrorData::invalid_params("user rejected", None);
+        assert_eq!(ErrorData::from(RelayError::Client(own.clone())), own);
+    }
+}
