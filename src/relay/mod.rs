@@ -58,6 +58,9 @@ pub struct LegacyClient {
     pub peer: Peer<RoleServer>,
 }
 
+/// A live backend connection: its name and its peer.
+type LiveBackend = (Arc<str>, Peer<RoleClient>);
+
 /// The relay between backends and the one client. Shared as `Arc<Relay>`.
 pub struct Relay {
     client: watch::Sender<Client>,
@@ -65,7 +68,7 @@ pub struct Relay {
     initialized: watch::Sender<bool>,
     progress: progress::Routes,
     /// Live backend connections, told when the client's roots change.
-    backends: Mutex<BTreeMap<u64, (Arc<str>, Peer<RoleClient>)>>,
+    backends: Mutex<BTreeMap<u64, LiveBackend>>,
     next_backend: std::sync::atomic::AtomicU64,
 }
 
@@ -147,8 +150,7 @@ impl Relay {
         if self.declared().roots.is_none() {
             return;
         }
-        let backends: Vec<(Arc<str>, Peer<RoleClient>)> =
-            lock(&self.backends).values().cloned().collect();
+        let backends: Vec<LiveBackend> = lock(&self.backends).values().cloned().collect();
         for (name, peer) in backends {
             if let Err(e) = peer.notify_roots_list_changed().await {
                 tracing::debug!(backend = %name, "roots/list_changed not passed on: {e}");

@@ -118,8 +118,8 @@ fn text(result: &Value) -> String {
 fn declared(log: &Path) -> Value {
     read_jsonl(log)
         .into_iter()
-        .filter(|e| e["event"] == "initialized")
-        .last()
+        .rev()
+        .find(|e| e["event"] == "initialized")
         .map(|e| e["capabilities"].clone())
         .unwrap_or(Value::Null)
 }
