@@ -173,6 +173,7 @@ impl Actor {
                 progress,
                 timeout: self.config.timeout,
                 stderr: stderr.clone(),
+                relay: Arc::clone(&self.relay),
             }),
         );
         if let Err(e) = self.refresh_tools(&peer).await {

@@ -313,9 +313,13 @@ impl ServerHandler for Gateway {
         context.peer.set_peer_info(request.clone());
         // Before backends start (they start at `initialized`): they are told exactly
         // what this client can do.
-        self.inner
-            .relay
-            .client_initializing(&request, &context.peer);
+        let over_http = context.extensions.get::<http::request::Parts>().is_some();
+        self.inner.relay.client_initializing(
+            &request,
+            &context.peer,
+            scope_of(&context),
+            !over_http,
+        );
         self.negotiate_initialize(&request)
     }
 

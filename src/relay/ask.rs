@@ -19,7 +19,7 @@ use rmcp::model::{
 use rmcp::service::{PeerRequestOptions, RequestContext, ServiceError};
 use rmcp::{Peer, RoleClient};
 
-use super::{Client, LegacyClient, Relay, RelayError};
+use super::{LegacyClient, Relay, RelayError};
 
 const SAMPLING: &str = "sampling/createMessage";
 const ELICITATION: &str = "elicitation/create";
@@ -44,7 +44,7 @@ impl Relay {
         params: CreateMessageRequestParams,
         ask: Ask,
     ) -> Result<CreateMessageResult, RelayError> {
-        let client = self.legacy(SAMPLING)?;
+        let client = self.target(&ask.backend, SAMPLING)?;
         let Some(sampling) = &client.capabilities.sampling else {
             return Err(not_declared(SAMPLING, "sampling", &client));
         };
@@ -64,7 +64,7 @@ impl Relay {
         params: ElicitRequestParams,
         ask: Ask,
     ) -> Result<ElicitResult, RelayError> {
-        let client = self.legacy(ELICITATION)?;
+        let client = self.target(&ask.backend, ELICITATION)?;
         let url = matches!(params, ElicitRequestParams::UrlElicitationParams { .. });
         check_mode(&client, url)?;
         let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
@@ -78,7 +78,7 @@ impl Relay {
 
     /// `roots/list`: the client's roots, or an error — never an empty list in its place.
     pub async fn list_roots(&self, ask: Ask) -> Result<ListRootsResult, RelayError> {
-        let client = self.legacy(ROOTS)?;
+        let client = self.target(&ask.backend, ROOTS)?;
         if client.capabilities.roots.is_none() {
             return Err(not_declared(ROOTS, "roots", &client));
         }
@@ -111,7 +111,7 @@ impl Relay {
         request: CustomRequest,
         ask: Ask,
     ) -> Result<CustomResult, RelayError> {
-        let client = self.legacy(method)?;
+        let client = self.target(&ask.backend, method)?;
         let params = request.params.as_ref();
         if method == SAMPLING {
             let Some(sampling) = &client.capabilities.sampling else {
@@ -135,15 +135,6 @@ impl Relay {
             other => serde_json::to_value(other)
                 .map(CustomResult)
                 .map_err(|_| RelayError::Unexpected { method }),
-        }
-    }
-
-    /// The initialize-era client, or why there is none to ask.
-    fn legacy(&self, method: &'static str) -> Result<Arc<LegacyClient>, RelayError> {
-        match self.client() {
-            Client::Legacy(client) => Ok(client),
-            Client::Unknown => Err(RelayError::NoClient { method }),
-            Client::Modern => Err(RelayError::ModernClient { method }),
         }
     }
 
@@ -178,9 +169,11 @@ impl Relay {
                 .map_err(|_| RelayError::Closed { method })?
                 .map_err(|e| service_error(method, e))?;
         let id = sent.id.clone();
+        // Progress tokens are per client connection; only the stdio wire files them.
         let mut progress = context
             .meta
             .get_progress_token()
+            .filter(|_| client.stdio)
             .map(|token| (token, self.progress.open(sent.progress_token.clone())));
         tracing::debug!(backend = %backend, %id, "relaying {method} to the client");
         let response = sent.await_response();

@@ -33,6 +33,11 @@ pub enum RelayError {
         capability: &'static str,
         client: String,
     },
+    #[error(
+        "`{method}` cannot be relayed: calls from several clients to this backend are in flight, \
+         and its request does not say which call it belongs to"
+    )]
+    Ambiguous { method: &'static str },
     #[error("the client did not answer `{method}` within {timeout:?}")]
     Timeout {
         method: &'static str,
@@ -56,6 +61,7 @@ impl RelayError {
             RelayError::NoClient { .. } => "no_client",
             RelayError::ModernClient { .. } => "client_protocol_2026_07_28",
             RelayError::NotDeclared { .. } => "client_capability_not_declared",
+            RelayError::Ambiguous { .. } => "client_ambiguous",
             RelayError::Timeout { .. } => "client_timeout",
             RelayError::Closed { .. } => "client_closed",
             RelayError::Unexpected { .. } => "unexpected_response",
@@ -80,6 +86,7 @@ impl From<RelayError> for ErrorData {
             }
             RelayError::Timeout { .. } => ErrorData::new(REQUEST_TIMEOUT, message, data),
             RelayError::Closed { .. }
+            | RelayError::Ambiguous { .. }
             | RelayError::Unexpected { .. }
             | RelayError::Cancelled { .. } => ErrorData::internal_error(message, data),
         }

@@ -36,6 +36,8 @@ use rmcp::model::{ClientCapabilities, InitializeRequestParams};
 use rmcp::{Peer, RoleClient, RoleServer};
 use tokio::sync::watch;
 
+use crate::config::Scope;
+
 pub use ask::{Ask, RELAY_TIMEOUT};
 pub use error::RelayError;
 
@@ -51,11 +53,31 @@ pub enum Client {
     Modern,
 }
 
-/// An initialize-era client.
+/// An initialize-era client (the stdio client, or one HTTP session).
 pub struct LegacyClient {
     pub name: String,
     pub capabilities: ClientCapabilities,
     pub peer: Peer<RoleServer>,
+    /// The backends its API key may use (`None`: all).
+    scope: Option<Arc<Scope>>,
+    /// Reached over stdio, where the wire files its progress in order (see
+    /// `gateway::wire`); an HTTP session's progress on relayed requests is not relayed.
+    pub(crate) stdio: bool,
+}
+
+impl LegacyClient {
+    fn allows(&self, backend: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|s| s.allows_backend(backend))
+    }
+}
+
+/// A backend call in flight, and the handshake of the client it is made for (`None`: a
+/// 2026-07-28 client or no client).
+struct InFlight {
+    backend: Arc<str>,
+    client: Option<Arc<InitializeRequestParams>>,
 }
 
 /// A live backend connection: its name and its peer.
@@ -70,6 +92,10 @@ pub struct Relay {
     /// Live backend connections, told when the client's roots change.
     backends: Mutex<BTreeMap<u64, LiveBackend>>,
     next_backend: std::sync::atomic::AtomicU64,
+    /// Every initialize-era client still connected (the primary one first).
+    clients: Mutex<Vec<Arc<LegacyClient>>>,
+    /// Backend calls in flight, by a key of their own.
+    calls: Mutex<BTreeMap<u64, InFlight>>,
 }
 
 impl Default for Relay {
@@ -80,19 +106,106 @@ impl Default for Relay {
             progress: progress::Routes::default(),
             backends: Mutex::new(BTreeMap::new()),
             next_backend: std::sync::atomic::AtomicU64::new(0),
+            clients: Mutex::new(Vec::new()),
+            calls: Mutex::new(BTreeMap::new()),
         }
     }
 }
 
 impl Relay {
-    /// The client sent `initialize`: remember what it declared and where it is.
-    pub fn client_initializing(&self, request: &InitializeRequestParams, peer: &Peer<RoleServer>) {
-        let client = LegacyClient {
+    /// A client sent `initialize` (its peer already holds it): remember what it declared
+    /// and where it is. The first initialize-era client stays the primary one — the one
+    /// whose capabilities backends are told, and which gets the requests no call explains
+    /// (a roots-aware server asking at start) — until it goes away: backends are shared,
+    /// and re-declaring means reconnecting them.
+    pub fn client_initializing(
+        &self,
+        request: &InitializeRequestParams,
+        peer: &Peer<RoleServer>,
+        scope: Option<Arc<Scope>>,
+        stdio: bool,
+    ) {
+        let client = Arc::new(LegacyClient {
             name: request.client_info.name.clone(),
             capabilities: request.capabilities.clone(),
             peer: peer.clone(),
+            scope,
+            stdio,
+        });
+        let primary = {
+            let mut clients = lock(&self.clients);
+            clients.retain(|c| !c.peer.is_transport_closed());
+            clients.push(Arc::clone(&client));
+            Arc::clone(&clients[0])
         };
-        self.client.send_replace(Client::Legacy(Arc::new(client)));
+        self.client.send_if_modified(|current| match current {
+            Client::Legacy(now) if Arc::ptr_eq(now, &primary) => false,
+            _ => {
+                *current = Client::Legacy(primary);
+                true
+            }
+        });
+    }
+
+    /// A backend call is in flight for the client behind `peer` until the guard drops.
+    pub fn calling(self: &Arc<Self>, backend: &str, peer: Option<&Peer<RoleServer>>) -> Calling {
+        let id = self
+            .next_backend
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let call = InFlight {
+            backend: Arc::from(backend),
+            client: peer.and_then(Peer::peer_info),
+        };
+        lock(&self.calls).insert(id, call);
+        Calling {
+            relay: Arc::clone(self),
+            id,
+        }
+    }
+
+    /// The client a request from `backend` is for: the one whose calls to that backend are
+    /// in flight, or, with none in flight, the primary client. Several clients calling
+    /// the same backend at once cannot be told apart (a stdio backend's request carries
+    /// nothing that links it to a call): an error says so rather than guess.
+    fn target(&self, backend: &str, method: &'static str) -> Result<Arc<LegacyClient>, RelayError> {
+        let callers: Vec<Option<Arc<InitializeRequestParams>>> = lock(&self.calls)
+            .values()
+            .filter(|c| &*c.backend == backend)
+            .map(|c| c.client.clone())
+            .collect();
+        // A client's handshake, as its peer keeps it: every call made for that client
+        // carries the same `Arc` (rmcp stores it once the handshake is done), which is how
+        // a backend's request is matched to the client whose call caused it.
+        let clients: Vec<(Arc<LegacyClient>, Option<Arc<InitializeRequestParams>>)> =
+            lock(&self.clients)
+                .iter()
+                .map(|c| (Arc::clone(c), c.peer.peer_info()))
+                .collect();
+        let mut found: Vec<Arc<LegacyClient>> = Vec::new();
+        let mut modern = false;
+        for caller in &callers {
+            let client = caller.as_ref().and_then(|info| {
+                clients
+                    .iter()
+                    .find(|(_, mine)| mine.as_ref().is_some_and(|mine| Arc::ptr_eq(mine, info)))
+                    .map(|(c, _)| c)
+            });
+            match client {
+                Some(c) if !found.iter().any(|f| Arc::ptr_eq(f, c)) => found.push(Arc::clone(c)),
+                Some(_) => {}
+                None => modern = true,
+            }
+        }
+        match (found.len(), modern) {
+            (1, false) => Ok(found.remove(0)),
+            (0, true) => Err(RelayError::ModernClient { method }),
+            (0, false) => match self.client() {
+                Client::Legacy(primary) if primary.allows(backend) => Ok(primary),
+                Client::Legacy(_) | Client::Unknown => Err(RelayError::NoClient { method }),
+                Client::Modern => Err(RelayError::ModernClient { method }),
+            },
+            _ => Err(RelayError::Ambiguous { method }),
+        }
     }
 
     /// The client sent `notifications/initialized`.
@@ -183,6 +296,18 @@ impl Relay {
     /// the backend that asked, which forwards it in order before the answer.
     pub fn client_progress(&self, param: rmcp::model::ProgressNotificationParam) {
         self.progress.file(param);
+    }
+}
+
+/// A backend call's registration as in flight.
+pub struct Calling {
+    relay: Arc<Relay>,
+    id: u64,
+}
+
+impl Drop for Calling {
+    fn drop(&mut self) {
+        lock(&self.relay.calls).remove(&self.id);
     }
 }
 
