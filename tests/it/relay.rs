@@ -333,3 +333,73 @@ fn progress_and_timeout_of_a_relayed_request_reach_the_other_side() {
     assert!(gw.wait_exit(Duration::from_secs(5)).is_some());
     let _ = std::fs::remove_file(&config);
 }
+
+/// Two clients at once, the stdio one and a 2025-era HTTP session: a backend's request goes
+/// to the client whose call caused it.
+#[test]
+fn each_client_gets_the_requests_its_own_calls_cause() {
+    let log = temp_path("relay-two-clients.jsonl");
+    let config = temp_path("relay-two-clients.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "capabilities: {{ enabled: false }}\nbackends:\n  fixture:\n    command: {:?}\n    env: {{ FIXTURE_LOG: {log:?} }}\n",
+            fixture_server_path()
+        ),
+    )
+    .unwrap();
+    let mut stdio = StdioPeer::spawn(
+        &gateway_bin(),
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
+        ],
+        &[("MCP_GATEWAY_LOG", "info,rmcp=warn")],
+    );
+    stdio.initialize_with(json!({"sampling": {}}));
+    stdio.set_request_handler(|method, _| match method {
+        "sampling/createMessage" => Ok(json!({
+            "role": "assistant", "content": {"type": "text", "text": "from the stdio client"}, "model": "m",
+        })),
+        other => Err((-32601, format!("no {other}"))),
+    });
+    wait_ready(&mut stdio, "fixture");
+    let stderr = stdio.stderr_text();
+    let addr = stderr
+        .split("serving Streamable HTTP on http://")
+        .nth(1)
+        .and_then(|rest| rest.split("/mcp").next())
+        .unwrap_or_else(|| panic!("no listener line in:\n{stderr}"))
+        .to_owned();
+    let out = Command::new(peers_python())
+        .arg(repo().join("tests/interop/http_sampling.py"))
+        .arg(format!("http://{addr}/mcp"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "http session failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The stdio client was never asked on the session's behalf.
+    assert!(
+        stdio.server_requests().is_empty(),
+        "{:?}",
+        stdio.server_requests()
+    );
+    let sampled = stdio.call_ok(
+        "tools/call",
+        json!({"name": "gateway_invoke", "arguments": {"server": "fixture", "tool": "sample", "arguments": {"prompt": "asked over stdio"}}}),
+        T,
+    );
+    assert!(
+        text(&sampled).contains("from the stdio client"),
+        "{sampled}"
+    );
+    stdio.close_stdin();
+    assert!(stdio.wait_exit(Duration::from_secs(5)).is_some());
+    let _ = std::fs::remove_file(&config);
+}
