@@ -9,13 +9,13 @@ Prints one JSON line of findings; exits 1 with the failed check on stderr.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 
 import mcp_types as types
+from scenario import report
 from mcp import Client
 
-from http_clients import Failed, check, wait_ready
+from http_clients import check, wait_ready
 
 
 async def run(url: str) -> dict:
@@ -40,15 +40,7 @@ async def run(url: str) -> dict:
 
 
 def main() -> int:
-    try:
-        out = asyncio.run(run(sys.argv[1]))
-    except BaseException as e:  # noqa: BLE001 - anyio wraps failures in exception groups
-        while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-            e = e.exceptions[0]
-        print(f"FAILED {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(out))
-    return 0
+    return report(run(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import sys
 import time
 
 import mcp_types as types
+from scenario import report
 from mcp import Client, StdioServerParameters
 
-from python_client import Failed, check, dump, wait_ready
+from python_client import check, dump, wait_ready
 
 EVERYTHING_TOOLS = 17
 
@@ -180,17 +181,7 @@ async def run(gateway: str, config: str, surface: str, root_a: str, root_b: str)
 
 def main() -> int:
     gateway, config, surface, root_a, root_b = sys.argv[1:6]
-    try:
-        out = asyncio.run(run(gateway, config, surface, root_a, root_b))
-    except BaseException as e:  # noqa: BLE001 - anyio wraps failures in exception groups
-        while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-            e = e.exceptions[0]
-        print(f"FAILED {type(e).__name__}: {e}", file=sys.stderr)
-        if os.environ.get("INTEROP_DEBUG"):
-            import traceback; traceback.print_exception(e)
-        return 1
-    print(json.dumps(out))
-    return 0
+    return report(run(gateway, config, surface, root_a, root_b))
 
 
 if __name__ == "__main__":
