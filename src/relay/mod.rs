@@ -4,9 +4,12 @@
 //! asks for what the client can give.
 //!
 //! `backend` holds the one [`Relay`] and calls into it from its `ClientHandler`;
-//! `gateway` tells it who the client is (its `initialize`, or a 2026-07-28 request) and
-//! hands it the client's progress and `roots/list_changed`. This module knows neither:
-//! the client is a `Peer<RoleServer>`, a backend a `Peer<RoleClient>`.
+//! `gateway` tells it who the clients are (each `initialize`, or a 2026-07-28 request)
+//! and hands it the clients' progress and `roots/list_changed`; `backend` registers each
+//! call it makes for a client, so a backend's request goes to the client whose call to it
+//! is in flight (else to the primary client; see [`Relay::client_initializing`]). This
+//! module knows neither side: a client is a `Peer<RoleServer>`, a backend a
+//! `Peer<RoleClient>`.
 //!
 //! **When backends learn the client's capabilities.** Backends start when the client's
 //! handshake is done, or after a short grace period (a 2026-07-28 client never sends
@@ -41,7 +44,8 @@ use crate::config::Scope;
 pub use ask::{Ask, RELAY_TIMEOUT};
 pub use error::RelayError;
 
-/// Who the client is, as far as server→client requests go.
+/// Who the primary client is (the one backends are declared), as far as server→client
+/// requests go.
 #[derive(Clone, Default)]
 pub enum Client {
     /// No handshake seen yet (or no client at all: a terminal command).
@@ -83,7 +87,7 @@ struct InFlight {
 /// A live backend connection: its name and its peer.
 type LiveBackend = (Arc<str>, Peer<RoleClient>);
 
-/// The relay between backends and the one client. Shared as `Arc<Relay>`.
+/// The relay between backends and the clients. Shared as `Arc<Relay>`.
 pub struct Relay {
     client: watch::Sender<Client>,
     /// Sent `notifications/initialized` (requests wait for it, as MCP asks).
