@@ -10,6 +10,8 @@
 //!   `/metrics`, API-key scopes.
 //! - [`proxy`]: resources, prompts, completion and logging across backends; URI and
 //!   prompt-name namespacing.
+//! - [`relay`]: a backend's requests to the client (sampling, elicitation, roots) and
+//!   the client capabilities declared to backends.
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
@@ -32,6 +34,7 @@ pub mod gateway;
 pub mod http;
 pub mod proxy;
 pub mod registry;
+pub mod relay;
 pub mod reload;
 pub mod search;
 pub mod shutdown;

@@ -18,6 +18,7 @@ use super::connect::{self, ConnectError, StderrTail};
 use super::progress::ProgressRoutes;
 use crate::config::BackendConfig;
 use crate::registry::{BackendEvent, Registry, ServerState, normalize_tool};
+use crate::relay::Relay;
 use crate::target::BackendHandle;
 
 /// The first retry's delay; each failed start in a row doubles it, up to [`MAX_BACKOFF`].
@@ -35,11 +36,16 @@ pub(crate) struct Actor {
     pub(crate) shutdown: CancellationToken,
     /// A call (or a person) asking for a retry now, instead of at the next backoff.
     pub(crate) retry_now: Arc<Notify>,
+    /// Where the backend's requests to the client go, and what the client can do.
+    pub(crate) relay: Arc<Relay>,
 }
 
 /// How one connection ended.
 enum Ended {
     Shutdown,
+    /// The client turned out to have capabilities this connection did not declare:
+    /// connect again at once, declaring them.
+    Redeclare,
     /// It failed; `ready` says whether it had served before failing.
     Failed {
         ready: bool,
@@ -56,6 +62,10 @@ impl Actor {
         loop {
             let delay = match self.run_once().await {
                 Ended::Shutdown => return,
+                Ended::Redeclare => {
+                    failures = 0;
+                    continue;
+                }
                 Ended::Failed { ready, permanent } => {
                     failures = if ready { 1 } else { failures.saturating_add(1) };
                     (!permanent).then(|| backoff(failures))
@@ -99,11 +109,17 @@ impl Actor {
         let stderr = StderrTail::default();
         let progress = ProgressRoutes::default();
         let (mailbox, mut commands) = mpsc::channel(4);
+        // Watched from before the declaration is read, so a client that becomes known
+        // during the handshake is not missed.
+        let mut client_known = self.relay.watch();
+        let declared = self.relay.declared();
         let client = BackendClient {
             name: Arc::clone(&self.name),
             protocol: offered_version(&self.config),
             mailbox,
             registry: Arc::clone(&self.registry),
+            declared: declared.clone(),
+            relay: Arc::clone(&self.relay),
         };
 
         let opened = match connect::open(&self.name, &self.config, &stderr, self.max_message_bytes)
@@ -148,6 +164,8 @@ impl Actor {
             .set_response_cache_config(ClientCacheConfig::disabled())
             .await;
         let peer = service.peer().clone();
+        // Told when the client's roots change, for as long as this connection lives.
+        let _attached = self.relay.attach(&self.name, peer.clone());
         let handle = BackendHandle::new(
             &self.name,
             Arc::new(McpTarget {
@@ -155,6 +173,7 @@ impl Actor {
                 progress,
                 timeout: self.config.timeout,
                 stderr: stderr.clone(),
+                relay: Arc::clone(&self.relay),
             }),
         );
         if let Err(e) = self.refresh_tools(&peer).await {
@@ -211,6 +230,21 @@ impl Actor {
                         self.announce_lists(true, false);
                     }
                 },
+                Ok(()) = client_known.changed() => {
+                    if self.relay.declared() != declared {
+                        tracing::info!(
+                            backend = %self.name,
+                            "the client's capabilities are known now: reconnecting to declare them"
+                        );
+                        // Its tools stay listed meanwhile; calls wait for it to be ready.
+                        self.publish(|e| {
+                            e.state = ServerState::Starting;
+                            e.handle = None;
+                        });
+                        stop(connection, group, closed).await;
+                        return Ended::Redeclare;
+                    }
+                }
                 () = self.shutdown.cancelled() => {
                     stop(connection, group, closed).await;
                     return Ended::Shutdown;

@@ -21,6 +21,8 @@ pub(crate) struct McpTarget {
     pub(crate) progress: ProgressRoutes,
     pub(crate) timeout: Duration,
     pub(crate) stderr: StderrTail,
+    /// Told which client each call is for, so the backend's requests reach that client.
+    pub(crate) relay: std::sync::Arc<crate::relay::Relay>,
 }
 
 impl ToolTarget for McpTarget {
@@ -56,6 +58,7 @@ impl Call<'_> {
         caller: Caller,
     ) -> Result<CallToolResult, CallError> {
         let mcp = self.mcp;
+        let _calling = mcp.relay.calling(self.backend, caller.peer.as_ref());
         // The timeout restarts on each progress notification: a long job that reports
         // progress is alive, a silent one past its budget is not.
         let options = PeerRequestOptions::with_timeout(mcp.timeout).reset_timeout_on_progress();
@@ -105,6 +108,7 @@ impl Call<'_> {
         request: ClientRequest,
         caller: Caller,
     ) -> Result<ServerResult, CallError> {
+        let _calling = self.mcp.relay.calling(self.backend, caller.peer.as_ref());
         let options = PeerRequestOptions::with_timeout(self.mcp.timeout);
         let handle = self
             .mcp

@@ -4,7 +4,8 @@
 //!
 //! List changes that need a round trip go to the backend's actor; resource changes and
 //! log messages are announced on the registry, where the client-facing side picks them
-//! up. This module never sees the client-facing server.
+//! up. The backend's requests to the client (sampling, elicitation, roots) go to the
+//! [`Relay`]. This module never sees the client-facing server.
 
 // Logging and resources/subscribe are deprecated by SEP-2577 / 2026-07-28, yet
 // initialize-era clients and backends use them, and the gateway passes them on.
@@ -13,14 +14,17 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, Implementation, LoggingMessageNotificationParam,
-    ProtocolVersion, ResourceUpdatedNotificationParam,
+    ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
+    CustomNotification, CustomRequest, CustomResult, ElicitRequestParams, ElicitResult,
+    Implementation, ListRootsResult, LoggingMessageNotificationParam, ProtocolVersion,
+    ResourceUpdatedNotificationParam,
 };
-use rmcp::service::NotificationContext;
-use rmcp::{ClientHandler, RoleClient};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
 use tokio::sync::mpsc;
 
 use crate::registry::{BackendEvent, Registry};
+use crate::relay::{Ask, Relay};
 
 /// What a backend's notifications ask its actor to do.
 #[derive(Debug)]
@@ -39,18 +43,83 @@ pub(crate) struct BackendClient {
     pub(crate) protocol: ProtocolVersion,
     pub(crate) mailbox: mpsc::Sender<ActorCommand>,
     pub(crate) registry: Arc<Registry>,
+    /// What this connection tells the backend the client can do (the real client's
+    /// sampling, elicitation and roots, as known when it connected).
+    pub(crate) declared: ClientCapabilities,
+    pub(crate) relay: Arc<Relay>,
+}
+
+impl BackendClient {
+    fn ask(&self, context: RequestContext<RoleClient>) -> Ask {
+        Ask {
+            backend: Arc::clone(&self.name),
+            context,
+        }
+    }
 }
 
 impl ClientHandler for BackendClient {
     fn get_info(&self) -> ClientConfig {
-        // Sampling, elicitation and roots are not declared: the gateway does not relay
-        // them yet, and a declared-but-empty `roots` makes some servers (filesystem)
-        // drop the directories they were started with.
+        // Exactly what the real client declared, so the backend asks only for what the
+        // client can give (and a roots-aware server started with directories keeps them
+        // when the client has no roots).
         ClientConfig::new(
-            ClientCapabilities::default(),
+            self.declared.clone(),
             Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")),
         )
         .with_protocol_version(self.protocol.clone())
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        Ok(self.relay.create_message(params, self.ask(context)).await?)
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        Ok(self
+            .relay
+            .create_elicitation(params, self.ask(context))
+            .await?)
+    }
+
+    async fn list_roots(
+        &self,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        Ok(self.relay.list_roots(self.ask(context)).await?)
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CustomResult, ErrorData> {
+        let method = request.method.clone();
+        match self.relay.custom(request, self.ask(context)).await {
+            Some(answer) => Ok(answer?),
+            None => Err(ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                format!("mcp-gateway does not relay `{method}` to the client"),
+                None,
+            )),
+        }
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: CustomNotification,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if notification.method == "notifications/elicitation/complete" {
+            self.relay.elicitation_complete(notification).await;
+        }
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use super::actor;
 use crate::config::{BackendConfig, CapabilitiesConfig, Config, Transport};
 use crate::registry::{Registry, ServerEntry, ServerState, TransportKind};
+use crate::relay::Relay;
 
 /// Longest a reload waits for a stopped backend before starting its replacement. An actor
 /// takes its process group down within 1.3 s (stdin closed, SIGTERM, SIGKILL).
@@ -34,6 +35,8 @@ pub struct Supervisor {
     go: CancellationToken,
     tasks: TaskTracker,
     running: tokio::sync::Mutex<Running>,
+    /// Handed to every actor: the backends' requests to the client go through it.
+    relay: Arc<Relay>,
 }
 
 #[derive(Default)]
@@ -92,6 +95,7 @@ impl Supervisor {
         registry: &Arc<Registry>,
         shutdown: &CancellationToken,
         go: &CancellationToken,
+        relay: &Arc<Relay>,
     ) -> Supervisor {
         let mut supervisor = Supervisor {
             registry: Arc::clone(registry),
@@ -99,6 +103,7 @@ impl Supervisor {
             go: go.clone(),
             tasks: TaskTracker::new(),
             running: tokio::sync::Mutex::new(Running::default()),
+            relay: Arc::clone(relay),
         };
         let mut running = Running::default();
         for backend in config.backends.values() {
@@ -252,6 +257,7 @@ impl Supervisor {
                 max_message_bytes,
                 shutdown: stop.clone(),
                 retry_now,
+                relay: Arc::clone(&self.relay),
             };
             let done = self.spawn(stop.clone(), Box::pin(actor.run()));
             Some(ActorTask { stop, done })

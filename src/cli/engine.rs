@@ -12,6 +12,7 @@ use crate::backend::Supervisor;
 use crate::config::Config;
 use crate::gateway::{Gateway, follow_changes, follow_events};
 use crate::registry::{Registry, ServerState, Snapshot};
+use crate::relay::Relay;
 use crate::search::SearchIndex;
 
 pub(super) struct Engine {
@@ -39,8 +40,10 @@ impl Engine {
         ))?);
         // The built-in catalog's tools lose ties to the user's own backends.
         index.demote_server(Some(&config.capabilities.name));
-        let supervisor = Arc::new(Supervisor::start(config, &registry, &shutdown, go));
-        let gateway = Gateway::new(config, registry, Arc::clone(&index), go.clone());
+        // Between the backends' requests to the client and the client.
+        let relay = Arc::new(Relay::default());
+        let supervisor = Arc::new(Supervisor::start(config, &registry, &shutdown, go, &relay));
+        let gateway = Gateway::new(config, registry, Arc::clone(&index), go.clone(), relay);
         let (changes, events) = (gateway.clone(), gateway.clone());
         let stop = shutdown.clone();
         // One task follows both: tool changes (re-index) and other backend events.

@@ -163,7 +163,8 @@ async fn serve_stdio(engine: &Engine, config: &Config) {
         .gateway
         .clone()
         .serve_with_ct(
-            stdio_wire(config.limits.max_message_bytes),
+            stdio_wire(config.limits.max_message_bytes)
+                .with_relay(std::sync::Arc::clone(engine.gateway.client_relay())),
             engine.shutdown.child_token(),
         )
         .await

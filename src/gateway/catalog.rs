@@ -139,6 +139,7 @@ mod tests {
             Arc::clone(&registry),
             index,
             CancellationToken::new(),
+            Arc::default(),
         );
         let shutdown = CancellationToken::new();
         let follower = tokio::spawn(follow_changes(gateway.clone(), shutdown.clone()));

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ContentBlock, DiscoverResult, GetPromptRequestParams, GetPromptResponse, Implementation,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
     ReadResourceResponse, ResultType, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
@@ -37,6 +37,7 @@ use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
 use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
+use crate::relay::Relay;
 use crate::search::SearchIndex;
 use meta::MetaTool;
 
@@ -106,6 +107,8 @@ struct Inner {
     client_ready: CancellationToken,
     /// Exposed names, cached per snapshot.
     flat: Mutex<Option<(Arc<Snapshot>, Arc<FlatNames>)>>,
+    /// Told who the client is; relays the backends' requests to it.
+    relay: Arc<Relay>,
 }
 
 impl Gateway {
@@ -115,6 +118,7 @@ impl Gateway {
         registry: Arc<Registry>,
         index: Arc<SearchIndex>,
         client_ready: CancellationToken,
+        relay: Arc<Relay>,
     ) -> Gateway {
         Gateway {
             inner: Arc::new(Inner {
@@ -130,6 +134,7 @@ impl Gateway {
                 offered: Mutex::new(Offered::default()),
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
+                relay,
             }),
             scope: None,
         }
@@ -165,6 +170,12 @@ impl Gateway {
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.inner.registry
+    }
+
+    /// The relay of the backends' requests to the client (the client-facing transport
+    /// files the client's progress with it).
+    pub fn client_relay(&self) -> &Arc<Relay> {
+        &self.inner.relay
     }
 
     /// Remember an initialize-era client (once, at its `initialize`) with its scope.
@@ -300,11 +311,36 @@ impl ServerHandler for Gateway {
     ) -> Result<InitializeResult, ErrorData> {
         self.remember(&context.peer, scope_of(&context));
         context.peer.set_peer_info(request.clone());
+        // Before backends start (they start at `initialized`): they are told exactly
+        // what this client can do.
+        let over_http = context.extensions.get::<http::request::Parts>().is_some();
+        self.inner.relay.client_initializing(
+            &request,
+            &context.peer,
+            scope_of(&context),
+            !over_http,
+        );
         self.negotiate_initialize(&request)
     }
 
     async fn on_initialized(&self, _context: NotificationContext<RoleServer>) {
+        self.inner.relay.client_initialized();
         self.inner.client_ready.cancel();
+    }
+
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        self.inner.relay.client_is_modern();
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        ))
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        self.inner.relay.roots_changed().await;
     }
 
     fn accepted_subscription_filter(
@@ -412,6 +448,12 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if context
+            .protocol_version()
+            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28)
+        {
+            self.inner.relay.client_is_modern();
+        }
         let caller = proxied::caller(&context);
         let gateway = self.scoped(scope_of(&context));
         let mut result = gateway

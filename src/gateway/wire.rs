@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::framing::{Frame, LineReader, Oversized};
+use crate::relay::Relay;
 
 /// The config key that sets the limit, named in the error so the user can raise it.
 pub const LIMIT_KEY: &str = "limits.max_message_bytes";
@@ -59,6 +60,8 @@ pub struct StdioWire<R, W> {
     out: Writer<W>,
     /// Ids of requests passed to rmcp and not yet answered (or cancelled).
     in_flight: Arc<Mutex<HashSet<RequestId>>>,
+    /// Where the client's progress on relayed requests is filed.
+    relay: Option<Arc<Relay>>,
 }
 
 impl<R, W> StdioWire<R, W>
@@ -71,7 +74,17 @@ where
             lines: LineReader::new(read, max_message_bytes),
             out: Arc::new(tokio::sync::Mutex::new(Some(write))),
             in_flight: Arc::default(),
+            relay: None,
         }
+    }
+
+    /// File the client's progress notifications with `relay` as they are read. rmcp would
+    /// hand each to the handler on a task of its own, racing the answer that follows it;
+    /// filed here, in wire order, every step the client sent before its answer is queued
+    /// before the answer reaches the relayed request, which forwards them first.
+    pub fn with_relay(mut self, relay: Arc<Relay>) -> Self {
+        self.relay = Some(relay);
+        self
     }
 
     /// Answer a line rmcp never sees. Written from its own task: `receive` may be dropped
@@ -112,6 +125,13 @@ where
                         ),
                     );
                     return None;
+                }
+            }
+            JsonRpcMessage::Notification(n)
+                if let ClientNotification::ProgressNotification(p) = &n.notification =>
+            {
+                if let Some(relay) = &self.relay {
+                    relay.client_progress(p.params.clone());
                 }
             }
             // rmcp sends no answer to a cancelled request, so its id is free again.

@@ -14,6 +14,7 @@ mod http;
 mod interop;
 mod manage;
 mod proxy;
+mod relay;
 mod reload;
 mod robustness;
 mod search_embed;
