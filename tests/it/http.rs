@@ -626,12 +626,10 @@ fn http_python_sdk_clients_share_one_backend_each_with_its_own_progress() {
     assert_eq!(calls, 3);
 }
 
-#[test]
-fn http_and_stdio_clients_at_once_share_the_backend() {
-    let log = temp_path("fixture-log.jsonl");
-    let config = temp_path("gateway.yaml");
-    std::fs::write(&config, fixture_config(&log, "")).unwrap();
-    let mut stdio = crate::support::StdioPeer::spawn(
+/// The gateway on `config` serving stdio and HTTP at once (on a free loopback port), and the
+/// HTTP address it printed.
+pub(crate) fn stdio_and_http(config: &std::path::Path) -> (crate::support::StdioPeer, SocketAddr) {
+    let stdio = crate::support::StdioPeer::spawn(
         &gateway_bin(),
         &[
             "serve",
@@ -642,6 +640,30 @@ fn http_and_stdio_clients_at_once_share_the_backend() {
         ],
         &[("MCP_GATEWAY_LOG", "info,rmcp=warn")],
     );
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let text = stdio.stderr_text();
+        if let Some(addr) = text
+            .split("serving Streamable HTTP on http://")
+            .nth(1)
+            .and_then(|rest| rest.split("/mcp").next())
+        {
+            return (stdio, addr.parse().unwrap());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no listener line in:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn http_and_stdio_clients_at_once_share_the_backend() {
+    let log = temp_path("fixture-log.jsonl");
+    let config = temp_path("gateway.yaml");
+    std::fs::write(&config, fixture_config(&log, "")).unwrap();
+    let (mut stdio, addr) = stdio_and_http(&config);
     stdio.initialize();
     let stdio_echo = stdio.call_ok(
         "tools/call",
@@ -649,14 +671,6 @@ fn http_and_stdio_clients_at_once_share_the_backend() {
         T,
     );
     assert_eq!(text_of(&stdio_echo), "via stdio");
-    let text = stdio.stderr_text();
-    let addr: SocketAddr = text
-        .split("serving Streamable HTTP on http://")
-        .nth(1)
-        .and_then(|rest| rest.split("/mcp").next())
-        .unwrap_or_else(|| panic!("no listener line in:\n{text}"))
-        .parse()
-        .unwrap();
     let mut session = Session::open(addr, None);
     assert_eq!(
         text_of(&session.invoke("fixture", "echo", json!({"text": "via http"}))),

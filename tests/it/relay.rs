@@ -348,17 +348,7 @@ fn each_client_gets_the_requests_its_own_calls_cause() {
         ),
     )
     .unwrap();
-    let mut stdio = StdioPeer::spawn(
-        &gateway_bin(),
-        &[
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--http",
-            "127.0.0.1:0",
-        ],
-        &[("MCP_GATEWAY_LOG", "info,rmcp=warn")],
-    );
+    let (mut stdio, addr) = crate::http::stdio_and_http(&config);
     stdio.initialize_with(json!({"sampling": {}}));
     stdio.set_request_handler(|method, _| match method {
         "sampling/createMessage" => Ok(json!({
@@ -367,13 +357,6 @@ fn each_client_gets_the_requests_its_own_calls_cause() {
         other => Err((-32601, format!("no {other}"))),
     });
     wait_ready(&mut stdio, "fixture");
-    let stderr = stdio.stderr_text();
-    let addr = stderr
-        .split("serving Streamable HTTP on http://")
-        .nth(1)
-        .and_then(|rest| rest.split("/mcp").next())
-        .unwrap_or_else(|| panic!("no listener line in:\n{stderr}"))
-        .to_owned();
     let out = Command::new(peers_python())
         .arg(repo().join("tests/interop/http_sampling.py"))
         .arg(format!("http://{addr}/mcp"))
