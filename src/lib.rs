@@ -8,6 +8,7 @@
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
 //! - [`http`]: the optional Streamable HTTP listener — Host/Origin/token checks, `/health`,
 //!   `/metrics`, API-key scopes.
+//! - [`policy`]: per-tool allow/deny/confirm rules, and asking the user to confirm.
 //! - [`proxy`]: resources, prompts, completion and logging across backends; URI and
 //!   prompt-name namespacing.
 //! - [`relay`]: a backend's requests to the client (sampling, elicitation, roots) and
@@ -32,6 +33,7 @@ pub mod export;
 pub mod framing;
 pub mod gateway;
 pub mod http;
+pub mod policy;
 pub mod proxy;
 pub mod registry;
 pub mod relay;

@@ -3,7 +3,8 @@
 //!
 //! - `format` / `validate`: the YAML as written → a runnable [`Capability`] (or a refusal).
 //! - `template`: `{arg}` / `{env.VAR}` templates, filled without re-scanning caller values.
-//! - `pin`: the `sha256:` pin line.
+//! - `pin`: the file hash (and the older in-file `sha256:` pin line).
+//! - `pins`: approvals of capability files, kept in the user's data directory.
 //! - `load`: files from directories and the catalog embedded in the binary.
 //! - `ssrf` / `executor`: the HTTP call, guarded against private addresses.
 //! - `response` / `truncate`: the response into a result, cut to size as valid JSON.
@@ -15,6 +16,7 @@ mod format;
 pub mod load;
 pub mod openapi;
 pub mod pin;
+pub mod pins;
 mod response;
 mod robustness;
 mod service;
@@ -24,7 +26,7 @@ mod truncate;
 mod validate;
 mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,8 +34,8 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value};
 
 pub use executor::{ClientError, Executor, HostOverrides, OVERRIDE_ENV, TEST_HOOKS};
-pub use load::{LoadProblem, Loaded, LoadedCapability, Loader, Source, load_text};
-pub use service::{CapabilitySet, executor, start};
+pub use load::{LoadProblem, Loaded, LoadedCapability, Loader, Source, Trust, load_text};
+pub use service::{CapabilitySet, executor, start, trust};
 pub use ssrf::NetworkPolicy;
 pub use template::Template;
 pub use validate::{DEFAULT_TIMEOUT, Invalid, parse};
@@ -99,6 +101,41 @@ impl Provider {
     }
 }
 
+impl Capability {
+    /// Every environment variable the capability reads: `{env.VAR}` in any template of any
+    /// provider, and the `auth.key` variable.
+    pub fn env_vars(&self) -> BTreeSet<String> {
+        let mut vars: BTreeSet<String> = self.auth.key_var.iter().cloned().collect();
+        for p in &self.providers {
+            let templates = std::iter::once(&p.url)
+                .chain(p.headers.iter().map(|(_, t)| t))
+                .chain(p.params.iter().map(|(_, t)| t));
+            for t in templates {
+                vars.extend(t.env_vars().map(str::to_owned));
+            }
+            match &p.body {
+                Some(Body::Text(t, _)) => vars.extend(t.env_vars().map(str::to_owned)),
+                Some(Body::Json(v)) => json_env(v, &mut vars),
+                None => {}
+            }
+        }
+        vars
+    }
+}
+
+fn json_env(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::String(s) => {
+            if let Ok(t) = Template::parse(s) {
+                out.extend(t.env_vars().map(str::to_owned));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| json_env(i, out)),
+        Value::Object(map) => map.values().for_each(|i| json_env(i, out)),
+        _ => {}
+    }
+}
+
 fn json_args(v: &Value, out: &mut Vec<String>) {
     match v {
         // Parsing already succeeded at validation; a failure here only hides names.
@@ -138,6 +175,10 @@ pub struct Auth {
 pub struct Annotations {
     pub read_only: bool,
     pub destructive: bool,
+    /// Whether the file says `destructive` (else it is `!read_only`, MCP's own default,
+    /// and the tool leaves `destructiveHint` out: the policy confirms only tools that say
+    /// they are destructive, and most capability files say nothing).
+    pub destructive_stated: bool,
     pub idempotent: bool,
     pub open_world: bool,
 }
@@ -146,11 +187,13 @@ impl Capability {
     /// The MCP tool clients see.
     pub fn to_tool(&self) -> Tool {
         let a = self.annotations;
-        let annotations = ToolAnnotations::new()
+        let mut annotations = ToolAnnotations::new()
             .read_only(a.read_only)
-            .destructive(a.destructive)
             .idempotent(a.idempotent)
             .open_world(a.open_world);
+        if a.destructive_stated {
+            annotations = annotations.destructive(a.destructive);
+        }
         let mut description = self.description.clone();
         if !self.tags.is_empty() {
             // Tags help search ("weather", "pypi") without a separate field in the index.

@@ -10,7 +10,8 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use tokio_util::sync::CancellationToken;
 
 use super::executor::{ClientError, Executor, HostOverrides};
-use super::load::{Loaded, Loader};
+use super::load::{Loaded, Loader, Trust};
+use super::pins::PinStore;
 use super::ssrf::NetworkPolicy;
 use super::{Capability, watch};
 use crate::config::CapabilitiesConfig;
@@ -94,6 +95,16 @@ pub fn executor(config: &CapabilitiesConfig) -> Result<Executor, ClientError> {
         .map(|e| e.with_max_result_bytes(config.max_result_bytes))
 }
 
+/// The trust checks for `config`'s directory files, with the pin store in the data
+/// directory. `record_new` records files seen for the first time (only `serve` does).
+pub fn trust(config: &CapabilitiesConfig, record_new: bool) -> Trust {
+    Trust {
+        env_allow: config.env_allow.clone(),
+        pins: PinStore::default_location(),
+        record_new,
+    }
+}
+
 /// Registers the capability backend as `starting` and returns its actor, which loads in the
 /// background (a large directory must not delay `initialize`) and then follows changes.
 pub fn start(
@@ -139,12 +150,22 @@ impl Actor {
             }
         };
         let dirs = self.config.directories.clone();
+        let trust = trust(&self.config, true);
+        // `cap pin` approves a quarantined file by writing the store: watch it too, so the
+        // file comes back without a restart. Its directory must exist to be watched.
+        let store = trust.pins.as_ref().map(|p| p.path().to_path_buf());
+        if let Some(dir) = store.as_deref().and_then(std::path::Path::parent)
+            && !dirs.is_empty()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            tracing::warn!("capabilities: cannot create {}: {e}", dir.display());
+        }
         // Watch before the first load, so an edit during it is not missed.
-        let (mut watcher, unwatched) = watch::watch(&dirs);
+        let (mut watcher, unwatched) = watch::watch(&dirs, store.as_deref());
         for (dir, why) in &unwatched {
             tracing::warn!("capabilities: {}: {why}", dir.display());
         }
-        let mut loader = Loader::new(self.config.builtin, dirs);
+        let mut loader = Loader::new(self.config.builtin, dirs, trust);
         loop {
             let (back, loaded) = match tokio::task::spawn_blocking(move || {
                 let loaded = loader.load();
@@ -185,7 +206,7 @@ impl Actor {
         for problem in &loaded.problems {
             let text = problem.to_string();
             if logged.insert(text.clone()) {
-                if problem.pin_mismatch {
+                if problem.quarantined {
                     tracing::error!("capabilities: {text}");
                 } else {
                     tracing::warn!("capabilities: {text}");

@@ -114,6 +114,7 @@ fn build(raw: RawCapability) -> Result<(Capability, Vec<String>), Invalid> {
     let annotations = Annotations {
         read_only,
         destructive: meta.destructive.unwrap_or(!read_only),
+        destructive_stated: meta.destructive.is_some(),
         idempotent: meta.idempotent.unwrap_or(read_only),
         open_world: meta.open_world.unwrap_or(true),
     };

@@ -22,13 +22,25 @@ pub struct DirWatcher {
     pub events: mpsc::Receiver<()>,
 }
 
-/// Watches `dirs` recursively. Directories that cannot be watched are returned with the
-/// reason, and the rest are still watched.
-pub fn watch(dirs: &[PathBuf]) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
+/// Watches `dirs` recursively, and the file `store` (the capability pins) if given.
+/// Directories that cannot be watched are returned with the reason, and the rest are
+/// still watched.
+pub fn watch(
+    dirs: &[PathBuf],
+    store: Option<&Path>,
+) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
     let (tx, events) = mpsc::channel(1);
+    let store_file = store.map(Path::to_path_buf);
     let handler = move |event: notify::Result<notify::Event>| {
         let relevant = match &event {
-            Ok(e) => !e.kind.is_access() && e.paths.iter().any(|p| relevant(p)),
+            Ok(e) => {
+                !e.kind.is_access()
+                    && e.paths.iter().any(|p| {
+                        store_file
+                            .as_deref()
+                            .map_or(relevant(p), |s| relevant_or_store(p, s))
+                    })
+            }
             // An overflowed queue means we missed events: reload to be safe.
             Err(_) => true,
         };
@@ -63,6 +75,14 @@ pub fn watch(dirs: &[PathBuf]) -> (Option<DirWatcher>, Vec<(PathBuf, String)>) {
             failed.push((dir.clone(), format!("cannot watch for changes: {e}")));
         }
     }
+    if let Some(dir) = store.filter(|_| !dirs.is_empty()).and_then(Path::parent)
+        && let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive)
+    {
+        failed.push((
+            dir.to_path_buf(),
+            format!("cannot watch the capability pins for approvals: {e}"),
+        ));
+    }
     let watcher = DirWatcher {
         watcher,
         pending,
@@ -78,6 +98,14 @@ fn relevant(path: &Path) -> bool {
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.'));
     !hidden && (super::load::is_capability_file(path) || path.extension().is_none())
+}
+
+/// A capability file or directory, or the pin store itself (not its temp files).
+fn relevant_or_store(path: &Path, store: &Path) -> bool {
+    if path.parent() == store.parent() {
+        return path.file_name() == store.file_name();
+    }
+    relevant(path)
 }
 
 impl DirWatcher {

@@ -1,7 +1,7 @@
-//! `mcp-gateway cap …`: capability files from a terminal — validate, list, pin, verify, and
-//! import an OpenAPI document.
+//! `mcp-gateway cap …`: capability files from a terminal — validate, list, approve (pin),
+//! verify against the approvals, and import an OpenAPI document.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 use crate::capability::load::{self, FileError, Loader};
 use crate::capability::pin::{self, PinState};
+use crate::capability::pins::{self, PinStore};
+use crate::capability::{self};
 use crate::config::Config;
 
 #[derive(Debug, Subcommand)]
@@ -26,12 +28,14 @@ pub enum CapCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write a `sha256:` pin line into each file (its hash without that line).
+    /// Approve each file as it is now: its hash is recorded in the data directory, and a
+    /// later change quarantines it until it is approved again.
     Pin {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Check pins without serving (default: the configured directories).
+    /// Check files against their approvals without serving (default: the configured
+    /// directories).
     Verify {
         paths: Vec<PathBuf>,
         #[arg(long)]
@@ -43,9 +47,9 @@ pub enum CapCommand {
 
 pub(super) async fn run(config: Config, command: CapCommand) -> anyhow::Result<ExitCode> {
     match command {
-        CapCommand::Validate { paths, json } => validate(&paths, json),
+        CapCommand::Validate { paths, json } => validate(&config, &paths, json),
         CapCommand::List { json } => list(&config, json),
-        CapCommand::Pin { files } => pin_files(&files),
+        CapCommand::Pin { files } => pin_files(&config, &files),
         CapCommand::Verify { paths, json } => {
             let paths = if paths.is_empty() {
                 config.capabilities.directories.clone()
@@ -75,18 +79,28 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
+fn validate(config: &Config, paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
     let files = expand(paths)?;
+    let trust = capability::trust(&config.capabilities, false);
     let mut rows = Vec::new();
     let mut bad = 0;
     for file in &files {
         let row = match std::fs::read_to_string(file) {
             Err(e) => json!({"file": file, "ok": false, "error": format!("cannot read: {e}")}),
             Ok(text) => match load::load_text(&text) {
-                Ok((cap, warnings, pinned)) => json!({
-                    "file": file, "ok": true, "name": cap.name, "pinned": pinned,
-                    "warnings": warnings,
-                }),
+                Ok((cap, mut warnings)) => {
+                    // Valid, yet the config may not let it read what it reads: say so
+                    // here rather than at the next `serve`.
+                    let missing = trust.env_refused(&cap, file);
+                    if !missing.is_empty() {
+                        let refusal = FileError::EnvNotAllowed {
+                            name: cap.name.clone(),
+                            missing,
+                        };
+                        warnings.push(format!("it will not load: {refusal}"));
+                    }
+                    json!({"file": file, "ok": true, "name": cap.name, "warnings": warnings})
+                }
                 Err(e) => json!({"file": file, "ok": false, "error": e.to_string()}),
             },
         };
@@ -122,7 +136,12 @@ fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
 fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
     let caps = &config.capabilities;
     let loaded = if caps.enabled {
-        Loader::new(caps.builtin, caps.directories.clone()).load()
+        Loader::new(
+            caps.builtin,
+            caps.directories.clone(),
+            capability::trust(caps, false),
+        )
+        .load()
     } else {
         load::Loaded::default()
     };
@@ -175,29 +194,60 @@ fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn pin_files(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+/// Valid, and reading only variables the config allows.
+fn checked(
+    trust: &capability::Trust,
+    file: &Path,
+    text: &str,
+) -> Result<(capability::Capability, Vec<String>), FileError> {
+    let (cap, warnings) = load::load_text(text)?;
+    let missing = trust.env_refused(&cap, file);
+    if missing.is_empty() {
+        Ok((cap, warnings))
+    } else {
+        Err(FileError::EnvNotAllowed {
+            name: cap.name,
+            missing,
+        })
+    }
+}
+
+fn store() -> anyhow::Result<PinStore> {
+    PinStore::default_location().context(
+        "no data directory to keep approvals in (no home directory); set MCP_GATEWAY_DATA_DIR",
+    )
+}
+
+fn pin_files(config: &Config, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let store = store()?;
+    let trust = capability::trust(&config.capabilities, false);
+    let approved = store.read()?;
     let mut failed = false;
+    let mut approvals = Vec::new();
     for file in files {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        // Pinning approves the file as it is now, so it must be a capability we can run.
-        let unpinned: String = text
-            .split_inclusive('\n')
-            .filter(|l| !l.starts_with("sha256:"))
-            .collect();
-        if let Err(e) = load::load_text(&unpinned) {
+        // Approving means "run this": it must be a capability that can run.
+        if let Err(e) = load::load_text(&text) {
             out!("not pinned {}: {e}", file.display());
             failed = true;
             continue;
         }
-        let pinned = pin::pin(&text);
-        if pinned == text {
-            out!("unchanged  {}", file.display());
-            continue;
+        let hash = pin::digest(&text);
+        let was = approved.get(&pins::key(file)).map(|r| r.sha256.as_str());
+        if was == Some(hash.as_str()) {
+            out!("unchanged  {}  sha256:{hash}", file.display());
+        } else {
+            out!("pinned     {}  sha256:{hash}", file.display());
         }
-        crate::export::file::write_atomic(file, &pinned)?;
-        let hash = pin::pinned(&pinned).unwrap_or_default();
-        out!("pinned     {}  sha256:{hash}", file.display());
+        if let Err(e) = checked(&trust, file, &text) {
+            out!("  note: it will not load yet: {e}");
+        }
+        approvals.push((file.clone(), hash));
+    }
+    store.record(&approvals, "cap pin")?;
+    if !approvals.is_empty() {
+        out!("approvals recorded in {}", store.path().display());
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -211,24 +261,48 @@ fn verify(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
         bail!("no capability directories configured; name files or directories to verify");
     }
     let files = expand(paths)?;
+    let store = store()?;
+    let approved = store.read()?;
     let mut rows = Vec::new();
     let mut mismatches = 0;
     for file in &files {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let (state, detail) = match pin::check(&text) {
-            PinState::Unpinned => ("unpinned", String::new()),
-            PinState::Valid => ("ok", String::new()),
-            PinState::Mismatch { pinned, actual } => {
+        let actual = pin::digest(&text);
+        let shown = file.display().to_string();
+        let (state, detail) = match approved.get(&pins::key(file)) {
+            Some(r) if r.sha256 == actual => ("ok", String::new()),
+            Some(r) => {
                 mismatches += 1;
-                let e = FileError::PinMismatch { pinned, actual };
-                ("MISMATCH", e.to_string())
+                let e = FileError::Changed {
+                    file: shown,
+                    approved: r.sha256.clone(),
+                    how: r.how.clone(),
+                    actual,
+                };
+                ("CHANGED", e.to_string())
             }
+            None => match pin::check(&text) {
+                PinState::Mismatch { pinned, actual } => {
+                    mismatches += 1;
+                    let e = FileError::PinMismatch {
+                        file: shown,
+                        pinned,
+                        actual,
+                    };
+                    ("MISMATCH", e.to_string())
+                }
+                _ => (
+                    "unpinned",
+                    "not approved yet: `serve` approves it on its first load, `cap pin` now"
+                        .to_owned(),
+                ),
+            },
         };
         rows.push(json!({"file": file, "state": state, "detail": detail}));
     }
     if as_json {
-        let out = json!({"files": rows, "mismatches": mismatches});
+        let out = json!({"files": rows, "mismatches": mismatches, "store": store.path()});
         out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for row in &rows {
@@ -238,7 +312,11 @@ fn verify(paths: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
                 out!("  {d}");
             }
         }
-        out!("{} file(s), {mismatches} pin mismatch(es)", files.len());
+        out!(
+            "{} file(s), {mismatches} changed since approved (approvals: {})",
+            files.len(),
+            store.path().display()
+        );
     }
     Ok(if mismatches == 0 {
         ExitCode::SUCCESS

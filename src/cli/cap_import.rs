@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::capability::openapi::{self, Options};
 use crate::capability::pin;
+use crate::capability::pins::{self, PinStore};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -75,14 +76,25 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut updated = 0;
     if let (false, Some(dir)) = (args.dry_run, &args.output) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let store = PinStore::default_location();
+        let approved = match &store {
+            Some(s) => s.read()?,
+            None => Default::default(),
+        };
         let mut kept = Vec::new();
         let mut writes = Vec::new();
         for g in report.generated.drain(..) {
             let path = dir.join(format!("{}.yaml", g.name));
             match std::fs::read_to_string(&path) {
                 Ok(old) if old == g.yaml => {}
-                // Overwriting would silently drop the user's pin (their approval).
-                Ok(old) if pin::pinned(&old).is_some() => {
+                // The user approved this very text with `cap pin` (or pinned it in the file,
+                // the older way): regenerating must not replace what they approved.
+                Ok(old)
+                    if pin::pinned(&old).is_some()
+                        || approved
+                            .get(&pins::key(&path))
+                            .is_some_and(|r| r.how == "cap pin") =>
+                {
                     report.skipped.push(openapi::Skipped {
                         operation: g.operation.clone(),
                         reason: format!(
@@ -103,7 +115,33 @@ pub(super) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             }
             kept.push(g);
         }
+        // Running the import approves what it writes; recorded first, so a running gateway
+        // that sees the files at once finds them approved rather than changed.
+        if let Some(store) = &store {
+            let approvals: Vec<(PathBuf, String)> = writes
+                .iter()
+                .map(|(path, yaml)| (path.clone(), pin::digest(yaml)))
+                .collect();
+            store.record(&approvals, "cap import")?;
+        }
         crate::export::file::write_all_atomic(&writes)?;
+        let vars: std::collections::BTreeSet<String> = kept
+            .iter()
+            .filter_map(|g| crate::capability::load_text(&g.yaml).ok())
+            .flat_map(|(cap, _)| cap.env_vars())
+            .collect();
+        if !vars.is_empty() {
+            let list: Vec<String> = vars.into_iter().collect();
+            report.notes.insert(format!(
+                "the files read {}; a capability may read only the variables gateway.yaml \
+                 allows it: add `capabilities: env_allow: {{ \"{}/**\": [{}] }}`",
+                list.join(", "),
+                std::path::absolute(dir)
+                    .unwrap_or_else(|_| dir.clone())
+                    .display(),
+                list.join(", ")
+            ));
+        }
         report.generated = kept;
     }
     let elapsed = started.elapsed();

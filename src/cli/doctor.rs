@@ -321,6 +321,20 @@ fn capability_line(config: &Config, s: &super::probe::Status, r: &mut Report) {
             "run `mcp-gateway cap validate` on the capability directories".into(),
         ),
     }
+    // Quarantined and refused files serve nothing: the user believes they do.
+    for p in &s.problems {
+        if p.contains("QUARANTINED") {
+            r.problem(
+                format!("capability {p}"),
+                "review the change, then approve it with `mcp-gateway cap pin <file>`".into(),
+            );
+        } else if p.contains("env_allow") {
+            r.problem(
+                format!("capability {p}"),
+                "allow the variable under `capabilities.env_allow` in gateway.yaml".into(),
+            );
+        }
+    }
 }
 
 /// A wired entry whose binary moved or was deleted leaves the client with no tools at all.

@@ -104,7 +104,13 @@ pub(super) async fn call(
     }
     let outcome = engine
         .gateway
-        .invoke(server, tool, arguments, no_caller())
+        .invoke(
+            server,
+            tool,
+            arguments,
+            no_caller(),
+            crate::policy::Route::Invoke,
+        )
         .await;
     engine.stop().await;
     let result = match outcome {

@@ -44,6 +44,21 @@ pub fn user_config_path() -> Option<PathBuf> {
         .map(|dirs| dirs.config_dir().join(CONFIG_FILE_NAME))
 }
 
+/// Names the gateway's data directory instead of the per-user default (tests, portable
+/// installs).
+pub const DATA_DIR_ENV: &str = "MCP_GATEWAY_DATA_DIR";
+
+/// The gateway's own data: `$MCP_GATEWAY_DATA_DIR`, else the per-user data directory
+/// (`~/.local/share/mcp-gateway/` on Linux). Holds the embedding model and the approvals
+/// (pins) of capability files. `None` when no home directory is known.
+pub fn data_dir() -> Option<PathBuf> {
+    match std::env::var_os(DATA_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => directories::ProjectDirs::from("", "", "mcp-gateway")
+            .map(|dirs| dirs.data_dir().to_path_buf()),
+    }
+}
+
 /// The system-wide config file; Unix only, where `/etc` is the convention.
 pub fn system_config_path() -> Option<PathBuf> {
     cfg!(unix).then(|| PathBuf::from("/etc/mcp-gateway").join(CONFIG_FILE_NAME))

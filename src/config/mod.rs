@@ -50,7 +50,10 @@ use serde::Deserialize;
 
 pub use backend::MAX_BACKEND_NAME;
 pub use child_env::{child_env, dropped_needs, dropped_needs_advice};
-pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, discover, system_config_path, user_config_path};
+pub use discover::{
+    CONFIG_ENV, CONFIG_FILE_NAME, DATA_DIR_ENV, data_dir, discover, system_config_path,
+    user_config_path,
+};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Location, UnknownKey};
 pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
@@ -84,6 +87,8 @@ pub struct Config {
     pub search_model: Option<PathBuf>,
     /// The `http:` section (the optional HTTP listener); defaults when absent.
     pub http: HttpConfig,
+    /// The `policy:` section: which tools are allowed, denied or confirmed.
+    pub policy: crate::policy::Policy,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
@@ -135,6 +140,19 @@ pub struct CapabilitiesConfig {
     pub allowed_hosts: Vec<String>,
     /// The JSON text of a result is cut (at a JSON boundary, staying valid) to this size.
     pub max_result_bytes: usize,
+    /// Which environment variables which capabilities may read (`env_allow`), in file
+    /// order. A capability reading any other variable is refused at load.
+    pub env_allow: Vec<EnvAllow>,
+}
+
+/// One `capabilities.env_allow` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvAllow {
+    /// A capability (tool) name glob, or, when it holds a `/`, a glob over the capability
+    /// file's absolute path (relative ones resolved against the config file's directory).
+    pub pattern: String,
+    pub by_path: bool,
+    pub vars: BTreeSet<String>,
 }
 
 impl CapabilitiesConfig {
@@ -154,6 +172,7 @@ impl Default for CapabilitiesConfig {
             allow_private_networks: false,
             allowed_hosts: Vec::new(),
             max_result_bytes: DEFAULT_CAPABILITY_RESULT_BYTES,
+            env_allow: Vec::new(),
         }
     }
 }
@@ -315,6 +334,41 @@ fn capabilities(
             .map_err(|e| doc.invalid(&path, Target::Value, e))?;
         directories.push(base_dir.join(expanded));
     }
+    let mut env_allow = Vec::new();
+    for (pattern, vars) in raw.env_allow.unwrap_or_default() {
+        let path = [
+            Seg::key("capabilities"),
+            Seg::key("env_allow"),
+            Seg::Key(pattern.clone()),
+        ];
+        let by_path = pattern.contains('/');
+        let pattern = if by_path {
+            // `components` drops the `.` of `./caps/**`, which a path never contains.
+            let joined: PathBuf = base_dir.join(&pattern).components().collect();
+            joined.to_string_lossy().into_owned()
+        } else {
+            pattern
+        };
+        if let Err(e) = globset::Glob::new(&pattern) {
+            return Err(doc.invalid(
+                &path,
+                Target::Key,
+                format!("`{pattern}` is not a valid glob: {e}"),
+            ));
+        }
+        if let Some(bad) = vars.iter().find(|v| !is_var_name(v)) {
+            return Err(doc.invalid(
+                &path,
+                Target::Value,
+                format!("`{bad}` is not an environment variable name (letters, digits, `_`)"),
+            ));
+        }
+        env_allow.push(EnvAllow {
+            pattern,
+            by_path,
+            vars: vars.into_iter().collect(),
+        });
+    }
     Ok(CapabilitiesConfig {
         enabled: raw.enabled.unwrap_or(defaults.enabled),
         name,
@@ -325,6 +379,33 @@ fn capabilities(
         max_result_bytes: raw
             .max_result_bytes
             .map_or(defaults.max_result_bytes, |s| s.0),
+        env_allow,
+    })
+}
+
+fn is_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn policy(
+    doc: Doc<'_>,
+    raw: crate::policy::raw::RawPolicy,
+) -> Result<crate::policy::Policy, ConfigError> {
+    crate::policy::Policy::from_raw(raw).map_err(|(at, message)| {
+        let mut path = vec![Seg::key("policy")];
+        path.extend(at.iter().map(|s| match s.parse::<usize>() {
+            Ok(i) => Seg::Index(i),
+            Err(_) => Seg::Key(s.clone()),
+        }));
+        // An unknown annotation is a key; everything else points at its value.
+        let target = if at.len() == 5 {
+            Target::Key
+        } else {
+            Target::Value
+        };
+        doc.invalid(&path, target, message)
     })
 }
 
@@ -419,6 +500,9 @@ impl Config {
         }
         if let Some(http) = raw.http {
             config.http = http::build(doc, http, &base_dir)?;
+        }
+        if let Some(p) = raw.policy {
+            config.policy = policy(doc, p)?;
         }
         if let Some(max) = raw.limits.and_then(|l| l.max_message_bytes) {
             config.limits.max_message_bytes = max.0;

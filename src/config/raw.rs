@@ -98,6 +98,7 @@ pub(crate) struct RawConfig {
     pub limits: Option<RawLimits>,
     pub search: Option<RawSearch>,
     pub http: Option<super::http::RawHttp>,
+    pub policy: Option<crate::policy::raw::RawPolicy>,
 
     server: Ignored,
     auth: Ignored,
@@ -196,6 +197,9 @@ pub(crate) struct RawCapabilities {
     pub allow_private_networks: Option<bool>,
     pub allowed_hosts: Option<Vec<String>>,
     pub max_result_bytes: Option<Size>,
+    /// Capability name glob, or file path glob (with a `/`) → the environment variables
+    /// those capabilities may read.
+    pub env_allow: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// The `limits:` section: sizes the gateway enforces on the wire.
@@ -286,6 +290,7 @@ mod tests {
             "limits",
             "http",
             "search",
+            "policy",
         ];
         assert_eq!(top.len(), ours.len() + ORIGINAL_SECTIONS.len());
         assert!(ORIGINAL_SECTIONS.iter().all(|k| top.contains(k)));

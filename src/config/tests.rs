@@ -644,3 +644,43 @@ fn search_model_resolves_against_the_config_file_or_is_off() {
     assert_eq!(off.search_model, Some(std::path::PathBuf::from("off")));
     assert!(load("").search_model.is_none());
 }
+
+#[test]
+fn policy_and_env_allow_load_and_point_at_their_errors() {
+    let c = load(
+        "policy:\n  default: deny\n  rules:\n    - allow: { server: fs, tool: \"read_*\" }\n\
+         capabilities:\n  env_allow:\n    github_*: [GITHUB_TOKEN]\n    ./caps/**: [A, B]\n",
+    );
+    assert_eq!(c.policy.rules.len(), 1);
+    assert_eq!(c.policy.default, crate::policy::Action::Deny);
+    let allow = &c.capabilities.env_allow;
+    assert_eq!(allow.len(), 2);
+    assert!(
+        allow
+            .iter()
+            .any(|a| a.by_path && a.pattern == "/cfg/caps/**")
+    );
+    assert!(
+        allow
+            .iter()
+            .any(|a| !a.by_path && a.vars.contains("GITHUB_TOKEN"))
+    );
+
+    let e = fail("policy:\n  rules:\n    - deny: { server: fs, tool: \"a[\" }\n");
+    assert!(e.starts_with("/cfg/gateway.yaml:3:"), "{e}");
+    assert!(e.contains("not a valid glob"), "{e}");
+    let e = fail("policy:\n  rules:\n    - allow: {}\n      deny: {}\n");
+    assert!(e.contains("exactly one"), "{e}");
+    let e = fail("policy:\n  rules:\n    - deny: { annotations: { destructive: true } }\n");
+    assert!(
+        e.contains("/cfg/gateway.yaml:3:") && e.contains("destructiveHint"),
+        "{e}"
+    );
+    let e = fail("policy:\n  rule: []\n");
+    assert!(e.contains("rule"), "{e}");
+    let e = fail("capabilities:\n  env_allow:\n    x: [\"NOT A VAR\"]\n");
+    assert!(
+        e.contains("/cfg/gateway.yaml:3:") && e.contains("NOT A VAR"),
+        "{e}"
+    );
+}

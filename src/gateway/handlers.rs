@@ -9,6 +9,7 @@ use super::meta::{self, InvokeArgs, ListToolsArgs, MetaTool, SearchArgs};
 use super::names::{did_you_mean, suggest};
 use super::{Gateway, error_result, search_answer};
 use crate::backend::{CallError, Caller};
+use crate::policy::Route;
 use crate::proxy;
 use crate::registry::{ServerEntry, ServerState, Snapshot};
 
@@ -65,7 +66,7 @@ impl Gateway {
                 Ok(args) => match args.arguments() {
                     Ok(arguments) => {
                         return self
-                            .invoke(&args.server, &args.tool, arguments, caller)
+                            .invoke(&args.server, &args.tool, arguments, caller, Route::Invoke)
                             .await;
                     }
                     Err(e) => Err(e),
@@ -81,17 +82,22 @@ impl Gateway {
 
     fn list_servers(&self) -> Value {
         let snap = self.inner.registry.snapshot();
+        let hidden_tools = self.hidden(&snap);
         let servers: Vec<Value> = snap
             .servers
             .values()
             .filter(|s| self.permits_server(&s.name))
             .map(|s| {
+                let hidden = hidden_tools.count(Some(&s.name));
                 let mut row = json!({
                     "name": s.name,
                     "transport": s.transport.as_str(),
                     "state": s.state.as_str(),
-                    "tools_count": s.tools.len(),
+                    "tools_count": s.tools.len() - hidden,
                 });
+                if hidden > 0 {
+                    row["hidden_by_policy"] = json!(hidden);
+                }
                 if let Some(d) = &s.description {
                     row["description"] = json!(d);
                 }
@@ -132,13 +138,15 @@ impl Gateway {
 
     fn list_tools_of(&self, args: ListToolsArgs) -> Result<Value, String> {
         let snap = self.inner.registry.snapshot();
+        let hidden = self.hidden(&snap);
         match args.server {
             Some(name) => {
                 let server = self.visible_server(&snap, &name)?;
-                let tools: Vec<_> = server
+                let tools: Vec<&rmcp::model::Tool> = server
                     .tools
                     .iter()
                     .filter(|t| self.permits(&server.name, t))
+                    .filter(|t| hidden.visible(&server.name, &t.name))
                     .collect();
                 Ok(json!({
                     "server": server.name,
@@ -150,6 +158,7 @@ impl Gateway {
                 let tools: Vec<Value> = snap
                     .tools()
                     .filter(|(server, t)| self.permits(server, t))
+                    .filter(|(server, t)| hidden.visible(server, &t.name))
                     .map(|(server, t)| {
                         json!({
                             "server": server,
@@ -170,11 +179,13 @@ impl Gateway {
             self.visible_server(&snap, name)?;
         }
         let wanted = args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        // A scoped caller's hits are filtered after ranking, so ask for more.
-        let limit = if self.scope.is_some() {
-            MAX_LIMIT
+        // Tools the policy hides, and tools outside a scoped caller's key, are in the
+        // index too: ask for enough to fill the page.
+        let hidden = self.hidden(&snap);
+        let fetch = if self.scope.is_some() {
+            MAX_LIMIT + hidden.count(args.server.as_deref())
         } else {
-            wanted
+            wanted + hidden.count(args.server.as_deref())
         };
         let index = std::sync::Arc::clone(&self.inner.index);
         let server = args.server.clone();
@@ -182,7 +193,7 @@ impl Gateway {
         // Searching is sub-millisecond, but tantivy is blocking code: keep it off the
         // async workers anyway so a pathological query cannot stall other requests.
         let hits =
-            tokio::task::spawn_blocking(move || index.search(&query, limit, server.as_deref()))
+            tokio::task::spawn_blocking(move || index.search(&query, fetch, server.as_deref()))
                 .await
                 .map_err(|e| format!("search failed: {e}"))?
                 .map_err(|e| format!("search failed: {e}"))?;
@@ -191,7 +202,7 @@ impl Gateway {
             .iter()
             .filter_map(|hit| {
                 let tool = snap.server(&hit.server)?.tool(&hit.tool)?;
-                if !self.permits(&hit.server, tool) {
+                if !self.permits(&hit.server, tool) || !hidden.visible(&hit.server, &hit.tool) {
                     return None;
                 }
                 let mut out = json!({
@@ -222,16 +233,19 @@ impl Gateway {
     }
 
     /// Call `tool` on `server` for `caller`, waiting briefly for a backend still starting.
+    /// `route` is how the client named the tool (the policy asks the user only where the
+    /// client's own approval could not tell tools apart).
     pub async fn invoke(
         &self,
         server: &str,
         tool: &str,
         arguments: JsonObject,
         caller: Caller,
+        route: Route,
     ) -> Outcome {
         let started = std::time::Instant::now();
         let outcome = self
-            .invoke_unobserved(server, tool, arguments, caller)
+            .invoke_unobserved(server, tool, arguments, caller, route)
             .await;
         if let Some(observer) = self.inner.observer.get() {
             let failed = match &outcome {
@@ -250,6 +264,7 @@ impl Gateway {
         tool: &str,
         arguments: JsonObject,
         caller: Caller,
+        route: Route,
     ) -> Outcome {
         let problem = self.config_problem();
         if let Some(p) = problem.as_deref().filter(|p| !p.kept_last_good) {
@@ -298,17 +313,23 @@ impl Gateway {
                 return Outcome::Failed(format!("server `{server}` is {}{why}", state.as_str()));
             }
         };
-        let Some(def) = entry.tool(tool) else {
+        let Some(definition) = entry.tool(tool) else {
             return Outcome::Failed(unknown_tool(&self.inner.registry.snapshot(), &entry, tool));
         };
         if let Some(scope) = &self.scope
-            && !self.permits(server, def)
+            && !self.permits(server, definition)
         {
             return Outcome::Failed(format!(
                 "API key `{}` may not call `{tool}` on `{server}` (its scope: {})",
                 scope.key,
                 scope.describe()
             ));
+        }
+        if let Err(refusal) = self
+            .admit(server, definition, &arguments, &caller, route)
+            .await
+        {
+            return Outcome::Failed(refusal);
         }
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         match handle.call_tool(params, caller).await {

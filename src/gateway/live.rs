@@ -1,5 +1,5 @@
 //! What a config reload changes on the client-facing side: the tool surface (`mode`,
-//! `surfaced_tools`) and the report of a config file that could not be loaded.
+//! `surfaced_tools`, `policy`) and the report of a config file that could not be loaded.
 //!
 //! A bad `gateway.yaml` is said where the agent looks: `gateway_list_servers` carries it
 //! (file, line, column, message), and a call that cannot be served because of it says so.
@@ -11,12 +11,14 @@ use serde_json::{Value, json};
 
 use super::{Gateway, lock};
 use crate::config::{Config, ConfigError, Mode, SurfacedTool};
+use crate::policy::Policy;
 
-/// The part of the config that shapes `tools/list`.
+/// The part of the config that shapes `tools/list` and what calls may do.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Surface {
     pub mode: Mode,
     pub surfaced: Vec<SurfacedTool>,
+    pub policy: Policy,
 }
 
 impl Surface {
@@ -24,6 +26,7 @@ impl Surface {
         Surface {
             mode: config.mode,
             surfaced: config.surfaced_tools.clone(),
+            policy: config.policy.clone(),
         }
     }
 }
@@ -93,7 +96,7 @@ impl Gateway {
         Arc::clone(&lock(&self.inner.surface))
     }
 
-    /// Take `mode` and `surfaced_tools` from a reloaded config; the client hears of it
+    /// Take `mode`, `surfaced_tools` and `policy` from a reloaded config; the client hears of it
     /// when its tool list changes.
     pub async fn apply_surface(&self, config: &Config) {
         let next = Surface::of(config);

@@ -8,6 +8,7 @@
 
 mod catalog;
 mod events;
+mod guard;
 mod handlers;
 mod live;
 pub mod meta;
@@ -35,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
+use crate::policy::Route;
 use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
 use crate::relay::Relay;
@@ -109,6 +111,8 @@ struct Inner {
     flat: Mutex<Option<(Arc<Snapshot>, Arc<FlatNames>)>>,
     /// Told who the client is; relays the backends' requests to it.
     relay: Arc<Relay>,
+    /// The tools the policy hides, cached per snapshot and surface.
+    hidden: Mutex<Option<Arc<guard::Hidden>>>,
 }
 
 impl Gateway {
@@ -135,6 +139,7 @@ impl Gateway {
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
                 relay,
+                hidden: Mutex::new(None),
             }),
             scope: None,
         }
@@ -246,8 +251,9 @@ impl Gateway {
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);
         let surface = self.surface();
+        let hidden = self.hidden(&snap);
         for (exposed, (server, tool)) in flat.iter() {
-            if !Self::exposes(&surface, server, tool) {
+            if !Self::exposes(&surface, server, tool) || !hidden.visible(server, tool) {
                 continue;
             }
             if let Some(def) = snap.server(server).and_then(|s| s.tool(tool))
@@ -279,7 +285,8 @@ impl Gateway {
             .filter(|(server, tool)| Self::exposes(&surface, server, tool));
         match exposed {
             Some((server, tool)) => {
-                let outcome = self.invoke(server, tool, arguments.unwrap_or_default(), caller);
+                let arguments = arguments.unwrap_or_default();
+                let outcome = self.invoke(server, tool, arguments, caller, Route::Direct);
                 Ok(outcome.await.into_result())
             }
             None => {

@@ -15,8 +15,7 @@ pub const MODEL_FILES: [&str; 3] = ["model.safetensors", "tokenizer.json", "conf
 
 /// The user's copy: `<data dir>/models/all-MiniLM-L6-v2`.
 pub fn data_dir_model() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "mcp-gateway")
-        .map(|d| d.data_dir().join("models").join(MODEL_ID))
+    crate::config::data_dir().map(|d| d.join("models").join(MODEL_ID))
 }
 
 /// Whether `dir` holds a model.

@@ -12,12 +12,20 @@ use crate::capabilities::{CapGw, text_of};
 use crate::support::http::{HttpServer, Reply};
 use crate::support::{gateway_bin, temp_path};
 
+/// One data directory (capability approvals) for every command of this test process:
+/// `cap pin` and `cap verify` must meet in it, and the user's own must not be touched.
+fn data_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| temp_path("cap-cli-data"))
+}
+
 fn gw(args: &[&str]) -> Output {
     let home = temp_path("home");
     Command::new(gateway_bin())
         .args(args)
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", &home)
+        .env("MCP_GATEWAY_DATA_DIR", data_dir())
         .env_remove("MCP_GATEWAY_CONFIG")
         .output()
         .unwrap()
@@ -46,7 +54,8 @@ fn fixture(name: &str) -> PathBuf {
 const CAP: &str = "name: hello\ndescription: Say hello.\nproviders:\n  primary:\n    config:\n      base_url: https://example.com\n      path: /hello\n";
 
 #[test]
-fn pin_verify_validate_and_tamper() {
+fn pin_records_outside_the_file_and_verify_checks_there() {
+    use mcp_gateway::capability::pin;
     let dir = temp_path("pin");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("hello.yaml");
@@ -60,10 +69,17 @@ fn pin_verify_validate_and_tamper() {
 
     let out = gw(&["cap", "pin", f]);
     assert!(out.status.success(), "{}", stdout(&out));
-    let text = std::fs::read_to_string(&file).unwrap();
-    let pin_line = text.lines().next().unwrap();
-    assert!(pin_line.starts_with("sha256: "), "{text}");
-    // `grep -v '^sha256:' f | sha256sum` reproduces the pin.
+    assert!(
+        stdout(&out).contains("approvals recorded in"),
+        "{}",
+        stdout(&out)
+    );
+    // The file is not touched: the approval lives in the data directory.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), CAP);
+    let store = data_dir().join("capability-pins.json");
+    let pins: Value = serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
+    let record = &pins["files"][std::fs::canonicalize(&file).unwrap().to_str().unwrap()];
+    // `grep -v '^sha256:' f | sha256sum` reproduces the recorded hash.
     let sum = Command::new("sh")
         .arg("-c")
         .arg(format!("grep -v '^sha256:' '{f}' | sha256sum"))
@@ -71,34 +87,59 @@ fn pin_verify_validate_and_tamper() {
         .unwrap();
     let sum = String::from_utf8_lossy(&sum.stdout);
     assert_eq!(
-        pin_line.trim_start_matches("sha256: "),
-        sum.split_whitespace().next().unwrap()
+        record["sha256"],
+        sum.split_whitespace().next().unwrap(),
+        "{pins}"
     );
+    assert_eq!(record["how"], "cap pin");
 
     let out = gw(&["cap", "verify", d, "--json"]);
     assert!(out.status.success());
     assert_eq!(json_of(&out)["files"][0]["state"], "ok");
 
-    std::fs::write(&file, text.replace("Say hello.", "Say goodbye.")).unwrap();
+    // Edited and re-pinned in place (the older in-file pin): still a change.
+    let edited = pin::pin(&CAP.replace("Say hello.", "Say goodbye."));
+    std::fs::write(&file, &edited).unwrap();
     let out = gw(&["cap", "verify", d]);
     assert!(!out.status.success());
-    assert!(stdout(&out).contains("MISMATCH"), "{}", stdout(&out));
-    let out = gw(&["cap", "validate", f, "--json"]);
-    assert!(!out.status.success());
-    let v = json_of(&out);
-    assert_eq!(v["invalid"], 1);
-    assert!(
-        v["files"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("RUG-PULL"),
-        "{v}"
-    );
+    assert!(stdout(&out).contains("CHANGED"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("cap pin"), "{}", stdout(&out));
+    // Still a valid file: approval is not validity.
+    assert!(gw(&["cap", "validate", f]).status.success());
 
-    // Re-pin: accepted.
+    // Approved again.
     assert!(gw(&["cap", "pin", f]).status.success());
     assert!(gw(&["cap", "verify", d]).status.success());
-    assert!(gw(&["cap", "validate", d]).status.success());
+}
+
+#[test]
+fn validate_warns_of_variables_the_config_does_not_allow() {
+    let dir = temp_path("envcap");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hello.yaml");
+    std::fs::write(
+        &file,
+        format!("{CAP}      headers: {{ X-Key: \"{{env.HELLO_KEY}}\" }}\n"),
+    )
+    .unwrap();
+    let config = dir.join("gateway.yaml");
+    std::fs::write(&config, "capabilities: {}\n").unwrap();
+    let c = config.to_str().unwrap();
+    let out = gw(&["--config", c, "cap", "validate", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("will not load") && text.contains("`HELLO_KEY`"),
+        "{text}"
+    );
+    assert!(text.contains("env_allow"), "{text}");
+    std::fs::write(
+        &config,
+        "capabilities:\n  env_allow: { hello: [HELLO_KEY] }\n",
+    )
+    .unwrap();
+    let out = gw(&["--config", c, "cap", "validate", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("will not load"), "{}", stdout(&out));
 }
 
 #[test]
@@ -223,8 +264,10 @@ fn petstore_swagger_2_0() {
     let del = read_cap(&dir, "delete_pet");
     assert_eq!(y(&del, &["metadata", "destructive"]), "true");
 
-    // Re-importing leaves a pinned file alone (overwriting would drop the pin).
+    // Re-importing leaves a file the user edited and approved alone.
     let file = dir.join("get_pet_by_id.yaml");
+    let edited = std::fs::read_to_string(&file).unwrap() + "# checked by hand\n";
+    std::fs::write(&file, &edited).unwrap();
     assert!(gw(&["cap", "pin", file.to_str().unwrap()]).status.success());
     let pinned = std::fs::read_to_string(&file).unwrap();
     let spec = fixture("petstore-swagger2.json");
@@ -341,9 +384,13 @@ fn github_rest_description_imports_and_is_invokable() {
     let server =
         HttpServer::start(|req| Reply::json(200, &json!({"tag_name": "v1.2.3", "path": req.path})));
     let hosts = format!("api.github.com={}", server.url());
+    let allow = format!(
+        "  env_allow: {{ \"{}/**\": [GITHUB_TOKEN] }}\n",
+        dir.display()
+    );
     let mut gw = CapGw::start(
         &dir,
-        "",
+        &allow,
         &[
             ("MCP_GATEWAY_CAPABILITY_HOSTS", &hosts),
             ("GITHUB_TOKEN", "ghp_test"),

@@ -12,10 +12,12 @@ use crate::support::{StdioPeer, gateway_bin, temp_path};
 
 const T: Duration = Duration::from_secs(20);
 
-/// A gateway serving one capability directory.
+/// A gateway serving one capability directory, with a data directory (approvals) of
+/// its own.
 pub struct CapGw {
     pub peer: StdioPeer,
     pub dir: PathBuf,
+    pub data: PathBuf,
 }
 
 impl CapGw {
@@ -27,7 +29,12 @@ impl CapGw {
             dir.display()
         );
         std::fs::write(&config, yaml).unwrap();
-        let mut all = vec![("MCP_GATEWAY_LOG", "debug,rmcp=warn")];
+        let data = dir.with_extension("data");
+        let data_text = data.to_str().unwrap().to_owned();
+        let mut all = vec![
+            ("MCP_GATEWAY_LOG", "debug,rmcp=warn"),
+            ("MCP_GATEWAY_DATA_DIR", data_text.as_str()),
+        ];
         all.extend_from_slice(envs);
         let mut peer = StdioPeer::spawn(
             &gateway_bin(),
@@ -38,9 +45,42 @@ impl CapGw {
         let mut gw = CapGw {
             peer,
             dir: dir.to_path_buf(),
+            data,
         };
         gw.wait_ready();
         gw
+    }
+
+    /// `mcp-gateway cap pin <file>` with this gateway's data directory.
+    pub fn approve(&self, file: &str) {
+        let out = std::process::Command::new(gateway_bin())
+            .args(["cap", "pin"])
+            .arg(self.dir.join(file))
+            .env("MCP_GATEWAY_DATA_DIR", &self.data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The `problems` of the capability backend, once they mention `needle`.
+    pub fn problems_with(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let problems = self.server_row()["problems"].to_string();
+            if problems.contains(needle) {
+                return problems;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no problem with {needle:?}: {problems}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn tool(&mut self, name: &str, arguments: Value) -> Value {
@@ -220,7 +260,7 @@ fn original_format_get_post_auth_response_path_and_404() {
     ]);
     let mut gw = CapGw::start(
         &dir,
-        "  allow_private_networks: true\n",
+        "  allow_private_networks: true\n  env_allow: { create_item: [CAP_TEST_TOKEN] }\n",
         &[("CAP_TEST_TOKEN", "tok-123")],
     );
     let mut names = gw.tool_names();
@@ -380,7 +420,11 @@ fn live_reload_add_change_break_remove() {
     let server = inventory_server();
     let base = server.url();
     let dir = cap_dir(&[("get_item.yaml", &get_item(&base))]);
-    let mut gw = CapGw::start(&dir, "  allow_private_networks: true\n", &[]);
+    let mut gw = CapGw::start(
+        &dir,
+        "  allow_private_networks: true\n  env_allow: { create_item: [CAP_TEST_TOKEN] }\n",
+        &[],
+    );
     assert_eq!(gw.tool_names(), ["get_item"]);
     gw.settle();
 
@@ -399,6 +443,13 @@ fn live_reload_add_change_break_remove() {
         "Look up an inventory item (v2).",
     );
     std::fs::write(gw.dir.join("get_item.yaml"), &changed).unwrap();
+    // A change to an approved file waits for the user's approval…
+    gw.list_changed(t);
+    assert_eq!(gw.tool_names(), ["create_item"]);
+    gw.problems_with("QUARANTINED");
+    // …and is served once given.
+    let t = Instant::now();
+    gw.approve("get_item.yaml");
     gw.list_changed(t);
     assert!(
         gw.description_of("get_item")
@@ -439,26 +490,31 @@ fn live_reload_add_change_break_remove() {
 }
 
 #[test]
-fn pinned_file_tampered_is_refused_until_repinned() {
+fn an_edited_file_repinned_in_place_stays_quarantined_until_cap_pin() {
     use mcp_gateway::capability::pin;
     let server = inventory_server();
     let base = server.url();
-    let pinned = pin::pin(&get_item(&base));
-    let dir = cap_dir(&[("get_item.yaml", &pinned)]);
+    let dir = cap_dir(&[("get_item.yaml", &get_item(&base))]);
     let mut gw = CapGw::start(&dir, "  allow_private_networks: true\n", &[]);
+    // First load: approved as seen, recorded outside the file.
     assert_eq!(gw.tool_names(), ["get_item"]);
     assert!(gw.server_row()["problems"].is_null());
+    let store = std::fs::read_to_string(gw.data.join("capability-pins.json")).unwrap();
+    assert!(
+        store.contains("get_item.yaml") && store.contains("first load"),
+        "{store}"
+    );
     gw.settle();
 
-    // Tamper: point the tool somewhere else without re-pinning.
+    // Tamper, and re-pin in place as whoever edits the file can.
     let t = Instant::now();
-    let tampered = pinned.replace("/items/{id}", "/exfiltrate/{id}");
+    let tampered = pin::pin(&get_item(&base).replace("/items/{id}", "/exfiltrate/{id}"));
     std::fs::write(gw.dir.join("get_item.yaml"), &tampered).unwrap();
     gw.list_changed(t);
     assert!(gw.tool_names().is_empty());
-    let problems = gw.server_row()["problems"].to_string();
+    let problems = gw.problems_with("QUARANTINED");
     assert!(
-        problems.contains("RUG-PULL") && problems.contains("get_item.yaml"),
+        problems.contains("get_item.yaml") && problems.contains("mcp-gateway cap pin"),
         "{problems}"
     );
     let r = gw.invoke("get_item", json!({"id": "1"}));
@@ -470,22 +526,75 @@ fn pinned_file_tampered_is_refused_until_repinned() {
             .all(|r| !r.path.starts_with("/exfiltrate"))
     );
 
-    // Re-pin: accepted again.
+    // A restart does not launder it.
+    drop(gw);
+    let mut gw = CapGw::start(&dir, "  allow_private_networks: true\n", &[]);
+    assert!(gw.tool_names().is_empty());
+    gw.problems_with("QUARANTINED");
+    gw.settle();
+
+    // The user approves it: served again, live.
     let t = Instant::now();
-    std::fs::write(gw.dir.join("get_item.yaml"), pin::pin(&tampered)).unwrap();
+    gw.approve("get_item.yaml");
     gw.list_changed(t);
     assert_eq!(gw.tool_names(), ["get_item"]);
     assert!(gw.server_row()["problems"].is_null());
 }
 
 #[test]
-fn pinned_file_tampered_before_start_is_refused_at_load() {
+fn an_old_in_file_pin_that_does_not_match_is_quarantined_at_load() {
     use mcp_gateway::capability::pin;
     let pinned = pin::pin(&get_item("https://example.com"));
     let dir = cap_dir(&[("get_item.yaml", &pinned.replace("Fetch", "Steal"))]);
     let mut gw = CapGw::start(&dir, "", &[]);
     assert!(gw.tool_names().is_empty());
-    assert!(gw.server_row()["problems"].to_string().contains("RUG-PULL"));
+    let problems = gw.server_row()["problems"].to_string();
+    assert!(
+        problems.contains("QUARANTINED") && problems.contains("in-file"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_capability_reading_a_variable_it_was_not_allowed_is_refused_at_load() {
+    let server = inventory_server();
+    let base = server.url();
+    let greedy = get_item(&base).replace(
+        "        X-Trace: \"{trace}\"",
+        "        X-Trace: \"{env.CAP_OTHER_SECRET}\"",
+    );
+    let dir = cap_dir(&[("get_item.yaml", &greedy)]);
+    let envs = [("CAP_OTHER_SECRET", "s3cret")];
+    let mut gw = CapGw::start(&dir, "  allow_private_networks: true\n", &envs);
+    assert!(gw.tool_names().is_empty());
+    let problems = gw.server_row()["problems"].to_string();
+    for part in [
+        "get_item.yaml",
+        "`CAP_OTHER_SECRET`",
+        "env_allow",
+        "get_item: [CAP_OTHER_SECRET]",
+    ] {
+        assert!(problems.contains(part), "{part:?} missing: {problems}");
+    }
+    assert!(server.requests().is_empty());
+    drop(gw);
+
+    // Allowed for another capability only: still refused.
+    let other = "  allow_private_networks: true\n  env_allow: { other_tool: [CAP_OTHER_SECRET] }\n";
+    let mut gw = CapGw::start(&dir, other, &envs);
+    assert!(gw.tool_names().is_empty());
+    drop(gw);
+
+    // Allowed by the file's path: served, and the variable is read.
+    let by_path = format!(
+        "  allow_private_networks: true\n  env_allow: {{ \"{}/*.yaml\": [CAP_OTHER_SECRET] }}\n",
+        dir.display()
+    );
+    let mut gw = CapGw::start(&dir, &by_path, &envs);
+    assert_eq!(gw.tool_names(), ["get_item"]);
+    let r = gw.invoke("get_item", json!({"id": "1"}));
+    assert_ne!(r["isError"], true, "{r}");
+    assert_eq!(server.last().headers["x-trace"], "s3cret");
 }
 
 #[test]
@@ -580,7 +689,7 @@ fn api_key_in_query_is_sent_but_never_shown_in_errors() {
     ]);
     let mut gw = CapGw::start(
         &dir,
-        "  allow_private_networks: true\n",
+        "  allow_private_networks: true\n  env_allow: { \"*\": [CAP_QUERY_KEY] }\n",
         &[("CAP_QUERY_KEY", "k-777")],
     );
     let r = gw.invoke("get_item", json!({"id": "1"}));

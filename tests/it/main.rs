@@ -13,6 +13,7 @@ mod gateway;
 mod http;
 mod interop;
 mod manage;
+mod policy;
 mod proxy;
 mod relay;
 mod reload;
