@@ -245,6 +245,7 @@ impl Supervisor {
             backend.description.clone(),
             transport_kind(backend),
         );
+        entry.trust = Some(backend.trust);
         let actor = if backend.enabled {
             let retry_now = Arc::new(tokio::sync::Notify::new());
             entry.retry_now = Some(Arc::clone(&retry_now));

@@ -33,6 +33,7 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::AuditLog;
 use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
 use crate::proxy::capabilities::Offered;
@@ -109,6 +110,8 @@ struct Inner {
     flat: Mutex<Option<(Arc<Snapshot>, Arc<FlatNames>)>>,
     /// Told who the client is; relays the backends' requests to it.
     relay: Arc<Relay>,
+    /// The audit log, when `audit:` asks for one; replaced by a reload.
+    audit: Mutex<Option<Arc<AuditLog>>>,
 }
 
 impl Gateway {
@@ -135,6 +138,7 @@ impl Gateway {
                 indexed: watch::Sender::new(0),
                 flat: Mutex::new(None),
                 relay,
+                audit: Mutex::new(config.audit.clone().map(|a| Arc::new(AuditLog::new(a)))),
             }),
             scope: None,
         }
@@ -242,6 +246,7 @@ impl Gateway {
 
     /// Everything `tools/list` returns: the meta-tools, then flat or surfaced tools.
     pub fn listed_tools(&self) -> Vec<Tool> {
+        self.inner.registry.recheck_trust();
         let mut tools: Vec<Tool> = MetaTool::ALL.iter().map(|m| m.definition()).collect();
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);

@@ -14,7 +14,7 @@ use crate::support::{gateway_bin, temp_path};
 
 fn gw(args: &[&str]) -> Output {
     let home = temp_path("home");
-    Command::new(gateway_bin())
+    crate::support::gateway_command()
         .args(args)
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", &home)
