@@ -142,7 +142,7 @@ impl Severity {
 }
 
 /// What a finding does to its tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// The tool is quarantined until the user approves it (`tools approve`).

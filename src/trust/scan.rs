@@ -270,14 +270,16 @@ static INSTRUCTIONS: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
-/// Paths and phrases that reach for credentials or other tools' data.
+/// A request (a verb) for a credentials file, or for other tools' credentials. A path
+/// alone is not one: real tools name `/etc/passwd` as a traversal they refuse, or `.npmrc` as
+/// where a registry is configured.
 static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
     regex(concat!(
-        r"(?i)~/\.ssh\b|\.ssh/(?:id_|authorized_keys|known_hosts|config)",
-        r"|\bid_(?:rsa|dsa|ecdsa|ed25519)\b",
+        r"(?i)\b(?:read|cat|open|access|include|send|pass|upload|copy|attach|provide|extract|",
+        r"collect|retrieve|fetch|load|paste|output|print)\b[^.\n]{0,40}(?:",
+        r"~/\.ssh\b|\.ssh/(?:id_|authorized_keys|config)|\bid_(?:rsa|dsa|ecdsa|ed25519)\b",
         r"|\.aws/credentials|\.netrc\b|\.git-credentials|\.kube/config|\.docker/config\.json",
-        r"|\.config/gcloud|/etc/(?:passwd|shadow)\b|\.npmrc\b|\.pypirc\b",
-        r"|\bmcp\.json\b|claude_desktop_config\.json",
+        r"|\.config/gcloud|/etc/(?:passwd|shadow)\b|\bmcp\.json\b|claude_desktop_config\.json)",
         r"|\b(?:read|access|collect|include|pass|send|forward|copy|extract)\b[^.]{0,60}\b",
         r"(?:credentials|api[\s_-]?keys?|tokens|passwords|secrets)\s+(?:of|from)\s+",
         r"(?:the\s+)?(?:other|all|every|another)\s+(?:tools?|servers?|mcp)",
@@ -381,6 +383,8 @@ mod tests {
             "Read credentials from your .env file to log in.",
             "Uploads the image and returns its URL.",
             "Ignore case when matching.",
+            "Path traversal attempts (e.g., ../../../etc/passwd) are blocked.",
+            "The project path, used for local .npmrc files.",
         ] {
             assert!(kinds(&tool(ok, json!({"type": "object"}))).is_empty(), "{ok}");
         }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::capabilities::{CapGw, text_of};
 use crate::support::http::{HttpServer, Reply};
-use crate::support::{gateway_bin, temp_path};
+use crate::support::temp_path;
 
 fn gw(args: &[&str]) -> Output {
     let home = temp_path("home");

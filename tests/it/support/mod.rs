@@ -36,7 +36,7 @@ pub fn test_pins_dir() -> PathBuf {
 
 /// A `Command` for the gateway binary with the test environment ([`test_pins_dir`]).
 pub fn gateway_command() -> Command {
-    let mut cmd = support::gateway_command();
+    let mut cmd = Command::new(gateway_bin());
     cmd.env("MCP_GATEWAY_PINS", test_pins_dir());
     cmd
 }
