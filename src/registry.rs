@@ -15,9 +15,8 @@ use std::time::{Duration, SystemTime};
 use rmcp::model::{LoggingMessageNotificationParam, Prompt, ServerPeerInfo, Tool};
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::config::TrustMode;
 use crate::target::BackendHandle;
-use crate::trust::{Finding, Gated, Held, Trust};
+use crate::trust::{BackendTrust, Finding, Gated, Held, Trust};
 
 /// Where a backend is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +74,8 @@ pub struct ServerEntry {
     pub held: Arc<[Held]>,
     /// The poisoning scan's findings on its tools (warnings and blocks).
     pub findings: Arc<[Finding]>,
-    /// Its `trust:` mode; `None` for capability tools (scanned, not pinned).
-    pub trust: Option<TrustMode>,
+    /// How its tools are trusted; `None` for capability tools (scanned, not pinned).
+    pub trust: Option<BackendTrust>,
     pub last_error: Option<String>,
     /// Spawn → tools listed, for the last successful start.
     pub startup: Option<Duration>,
@@ -233,14 +232,14 @@ impl Registry {
 
     /// Sort `tools` listed by `name` into served and held (see [`Trust::admit`]); a tool
     /// another server already serves under the same name is a shadowing finding.
-    pub fn admit(&self, name: &str, mode: Option<TrustMode>, tools: &[Tool]) -> Gated {
+    pub fn admit(&self, name: &str, backend: Option<&BackendTrust>, tools: &[Tool]) -> Gated {
         let snap = self.snapshot();
         let owners = crate::trust::tool_owners(
             snap.servers.values().map(|s| (s.name.as_str(), &*s.tools)),
             name,
         );
         self.trust
-            .admit(name, mode, tools, &|tool| owners.get(tool).cloned())
+            .admit(name, backend, tools, &|tool| owners.get(tool).cloned())
     }
 
     /// When the pin file changed on disk (an approval, from `tools approve`), sort every
@@ -261,7 +260,7 @@ impl Registry {
                 continue;
             }
             let listed = Arc::clone(&entry.listed);
-            let gated = self.admit(&entry.name, entry.trust, &listed);
+            let gated = self.admit(&entry.name, entry.trust.as_ref(), &listed);
             let unchanged = gated.held.len() == entry.held.len() && *gated.visible == *entry.tools;
             if unchanged {
                 continue;

@@ -162,11 +162,9 @@ fn rotate(path: &Path, keep: usize) -> std::io::Result<()> {
 /// array the shape of its first item.
 pub fn shape(value: &Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), shape(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
         Value::String(_) => json!("string"),
         Value::Number(_) => json!("number"),
@@ -179,11 +177,9 @@ pub fn shape(value: &Value) -> Value {
 /// shape) masked. Registered credentials are scrubbed from the whole line afterwards.
 fn values(value: &Value, key: &str) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), values(v, k)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), values(v, k))).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(|v| values(v, key)).collect()),
         Value::String(s) if looks_secret(key, s) => json!(MASK),
         other => other.clone(),
@@ -192,6 +188,7 @@ fn values(value: &Value, key: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]

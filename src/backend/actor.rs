@@ -30,6 +30,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub(crate) struct Actor {
     pub(crate) name: Arc<str>,
     pub(crate) config: BackendConfig,
+    /// How its tools are trusted (from `config`).
+    pub(crate) trust: crate::trust::BackendTrust,
     pub(crate) registry: Arc<Registry>,
     /// `limits.max_message_bytes`: the longest line read from a stdio backend.
     pub(crate) max_message_bytes: usize,
@@ -273,7 +275,7 @@ impl Actor {
         let listed_tools: Arc<[Tool]> = tools.into();
         let gated = self
             .registry
-            .admit(&self.name, Some(self.config.trust), &listed_tools);
+            .admit(&self.name, Some(&self.trust), &listed_tools);
         for held in &gated.held {
             tracing::warn!(backend = %self.name, "tool `{}` quarantined: {}", held.name(), held.why());
         }

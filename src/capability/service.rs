@@ -210,7 +210,11 @@ impl Actor {
         // not pinned here: capability files carry their own pins.
         let gated = self.registry.admit(&self.name, None, &tools);
         for held in &gated.held {
-            tracing::warn!("capabilities: tool `{}` quarantined: {}", held.name(), held.why());
+            tracing::warn!(
+                "capabilities: tool `{}` quarantined: {}",
+                held.name(),
+                held.why()
+            );
         }
         let listed: Arc<[Tool]> = tools.into();
         self.registry.update(&self.name, |entry| {

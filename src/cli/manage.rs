@@ -192,7 +192,7 @@ pub async fn list(
             "start_ms": status.and_then(|s| s.start.map(|d| d.as_millis() as u64)),
             "error": status.and_then(|s| s.error.clone()),
             "trust": b.trust.as_str(),
-            "quarantined": status.map(|s| quarantined_json(s)).unwrap_or_default(),
+            "quarantined": status.map(quarantined_json).unwrap_or_default(),
             "findings": status.map(|s| s.findings.clone()).unwrap_or_default(),
         }));
     }
@@ -215,7 +215,7 @@ pub async fn list(
             "tools": status.map(|s| s.tools),
             "start_ms": status.and_then(|s| s.start.map(|d| d.as_millis() as u64)),
             "error": status.and_then(|s| s.error.clone()),
-            "quarantined": status.map(|s| quarantined_json(s)).unwrap_or_default(),
+            "quarantined": status.map(quarantined_json).unwrap_or_default(),
             "findings": status.map(|s| s.findings.clone()).unwrap_or_default(),
         }));
     }

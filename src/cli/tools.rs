@@ -33,10 +33,7 @@ pub enum ToolsCommand {
     },
     /// Accept a server's held-back tools as last seen: all of them, or the ones named. A
     /// running gateway serves them from its next request.
-    Approve {
-        server: String,
-        tools: Vec<String>,
-    },
+    Approve { server: String, tools: Vec<String> },
 }
 
 pub async fn run(config: Config, command: ToolsCommand) -> anyhow::Result<ExitCode> {
@@ -111,7 +108,10 @@ async fn diff(
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"server": server, "held": held}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"server": server, "held": held}))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if pins.pending.is_empty() {

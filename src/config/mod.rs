@@ -38,9 +38,9 @@ mod locate;
 mod raw;
 mod redact;
 mod size;
-mod trust;
 #[cfg(test)]
 mod tests;
+mod trust;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

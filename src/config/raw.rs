@@ -14,8 +14,8 @@ use serde::de::{self, IgnoredAny};
 
 use super::Mode;
 use super::duration::Dur;
-use super::trust::{Action, TrustMode};
 use super::size::Size;
+use super::trust::{Action, TrustMode};
 
 /// A key we accept for compatibility and otherwise ignore; its value may be anything.
 pub(crate) type Ignored = Option<IgnoredAny>;

@@ -124,7 +124,8 @@ impl Gateway {
                 }
                 if !s.held.is_empty() {
                     let trust = self.inner.registry.trust();
-                    row["quarantined"] = json!(s.held.iter().map(|h| h.to_json()).collect::<Vec<_>>());
+                    row["quarantined"] =
+                        json!(s.held.iter().map(|h| h.to_json()).collect::<Vec<_>>());
                     row["approve"] = json!(format!(
                         "{} shows what changed; the user approves with `{}`",
                         trust.diff_command(&s.name),
@@ -132,7 +133,8 @@ impl Gateway {
                     ));
                 }
                 if !s.findings.is_empty() {
-                    row["findings"] = json!(s.findings.iter().map(|f| f.to_json()).collect::<Vec<_>>());
+                    row["findings"] =
+                        json!(s.findings.iter().map(|f| f.to_json()).collect::<Vec<_>>());
                 }
                 row
             })

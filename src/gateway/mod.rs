@@ -288,6 +288,13 @@ impl Gateway {
                 Ok(outcome.await.into_result())
             }
             None => {
+                // A quarantined tool lost its flat name with its place in the list; a client
+                // that still has the old list hears why, and the call is audited as refused.
+                if let Some((server, tool)) = held_by_flat_name(&snap, name) {
+                    let outcome =
+                        self.invoke(&server, &tool, arguments.unwrap_or_default(), caller);
+                    return Ok(outcome.await.into_result());
+                }
                 let listed = self.listed_tools();
                 let suggestions = names::suggest(name, listed.iter().map(|t| t.name.as_ref()));
                 Err(ErrorData::invalid_params(
@@ -478,6 +485,16 @@ fn scope_of(context: &RequestContext<RoleServer>) -> Option<Arc<Scope>> {
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<Arc<Scope>>())
         .cloned()
+}
+
+/// The `(server, tool)` of a held-back tool whose flat name is `name`.
+fn held_by_flat_name(snap: &Snapshot, name: &str) -> Option<(String, String)> {
+    snap.servers.values().find_map(|s| {
+        s.held
+            .iter()
+            .find(|h| names::flat_name(&s.name, h.name()) == name)
+            .map(|h| (s.name.clone(), h.name().to_owned()))
+    })
 }
 
 /// A text-only `isError` result: what a model reads when a call could not be made.

@@ -111,6 +111,7 @@ fn sorted(value: &Value) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use std::sync::Arc;
 
     use super::*;
@@ -124,8 +125,14 @@ mod tests {
 
     #[test]
     fn key_order_and_annotations_do_not_change_the_hash() {
-        let a = tool("d", json!({"type": "object", "properties": {"x": {"type": "string"}}}));
-        let mut b = tool("d", json!({"properties": {"x": {"type": "string"}}, "type": "object"}));
+        let a = tool(
+            "d",
+            json!({"type": "object", "properties": {"x": {"type": "string"}}}),
+        );
+        let mut b = tool(
+            "d",
+            json!({"properties": {"x": {"type": "string"}}, "type": "object"}),
+        );
         b.annotations = Some(rmcp::model::ToolAnnotations::new().read_only(true));
         assert_eq!(hash(&definition(&a)), hash(&definition(&b)));
         assert_eq!(

@@ -27,6 +27,34 @@ use crate::config::{Action, Config, FindingKind, ScanPolicy, TrustMode};
 pub use pins::{PINS_ENV, PinError, PinFile, PinStore};
 pub use scan::Finding;
 
+/// How one backend's tools are trusted: its `trust:` mode and what it is (a hash of its
+/// command and arguments, or its URL). Pins belong to what a name points at: a backend whose
+/// `gateway.yaml` entry now starts another program is pinned afresh, as at first sight
+/// (the user changed it), while the same command serving other definitions (an upgrade, a
+/// rug pull) is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendTrust {
+    pub mode: TrustMode,
+    pub origin: String,
+}
+
+impl BackendTrust {
+    pub fn of(backend: &crate::config::BackendConfig) -> BackendTrust {
+        use sha2::{Digest, Sha256};
+        let identity = match &backend.transport {
+            crate::config::Transport::Stdio { command, args, .. } => {
+                serde_json::to_string(&(command, args)).unwrap_or_default()
+            }
+            crate::config::Transport::Http { url, .. } => url.clone(),
+        };
+        let digest = Sha256::digest(identity.as_bytes());
+        BackendTrust {
+            mode: backend.trust,
+            origin: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
 /// Why a tool is held back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hold {
@@ -166,7 +194,10 @@ impl Trust {
 
     /// The command that approves one held tool.
     pub fn approve_command(&self, server: &str, tool: &str) -> String {
-        format!("mcp-gateway tools approve {server} {tool}{}", self.config_arg)
+        format!(
+            "mcp-gateway tools approve {server} {tool}{}",
+            self.config_arg
+        )
     }
 
     /// What a call to a held tool is answered with.
@@ -181,13 +212,13 @@ impl Trust {
         )
     }
 
-    /// Sort `tools` of `server` into served and held. `mode` is the backend's `trust:`
-    /// (`None` for capability tools: scanned, not pinned). `shadowed` names the other
+    /// Sort `tools` of `server` into served and held. `backend` is how the backend is
+    /// trusted (`None` for capability tools: scanned, not pinned). `shadowed` names the other
     /// server that already serves a tool of the same name, if any.
     pub fn admit(
         &self,
         server: &str,
-        mode: Option<TrustMode>,
+        backend: Option<&BackendTrust>,
         tools: &[Tool],
         shadowed: &dyn Fn(&str) -> Option<String>,
     ) -> Gated {
@@ -210,9 +241,9 @@ impl Trust {
                 found
             })
             .collect();
-        let pinned = match (mode, &self.store) {
-            (Some(mode), Some(store)) if mode != TrustMode::Off => {
-                store.update(|file| pin(file, server, mode, tools, &scanned))
+        let pinned = match (backend, &self.store) {
+            (Some(backend), Some(store)) if backend.mode != TrustMode::Off => {
+                store.update(|file| pin(file, server, backend, tools, &scanned))
             }
             _ => None,
         };
@@ -257,11 +288,23 @@ fn blocking(found: &[Finding], approved: bool) -> Vec<Hold> {
 fn pin(
     file: &mut PinFile,
     server: &str,
-    mode: TrustMode,
+    backend: &BackendTrust,
     tools: &[Tool],
     scanned: &[Vec<Finding>],
 ) -> Vec<Vec<Hold>> {
+    let mode = backend.mode;
     let pins = file.servers.entry(server.to_owned()).or_default();
+    if pins.origin.as_deref() != Some(backend.origin.as_str()) {
+        if pins.origin.is_some() {
+            tracing::info!(
+                "backend `{server}` now starts another program: its tools are pinned afresh"
+            );
+        }
+        *pins = pins::ServerPins {
+            origin: Some(backend.origin.clone()),
+            ..pins::ServerPins::default()
+        };
+    }
     // A backend seen for the first time is trusted as it is (trust on first use); after
     // that, `mode` decides for tools it adds.
     let first_sight = pins.tools.is_empty();
@@ -378,8 +421,17 @@ pub fn approve(path: &Path, server: &str, tools: &[String]) -> Result<Vec<String
     if !missing.is_empty() {
         return Err(ApproveError::NotPending {
             server: server.to_owned(),
-            tools: missing.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
-            pending: pins.pending.keys().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
+            tools: missing
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            pending: pins
+                .pending
+                .keys()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     let now = crate::clock::now();

@@ -58,6 +58,9 @@ pub struct PinFile {
 /// One backend's pins.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerPins {
+    /// A hash of the backend's command and arguments (or URL) when it was pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Accepted definitions, by tool name.
     #[serde(default)]
     pub tools: BTreeMap<String, Pin>,
@@ -90,8 +93,9 @@ pub struct Pending {
 pub fn pins_dir() -> Option<PathBuf> {
     match std::env::var_os(PINS_ENV) {
         Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => directories::ProjectDirs::from("", "", "mcp-gateway")
-            .map(|d| d.data_dir().join("pins")),
+        _ => {
+            directories::ProjectDirs::from("", "", "mcp-gateway").map(|d| d.data_dir().join("pins"))
+        }
     }
 }
 
@@ -108,7 +112,13 @@ pub fn pin_file(dir: &Path, source: Option<&Path>) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(40)
         .collect();
     dir.join(format!("{stem}-{tag}.json"))
@@ -240,6 +250,7 @@ impl PinStore {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
@@ -248,7 +259,12 @@ mod tests {
         let a = pin_file(dir, Some(Path::new("/nonexistent/a/gateway.yaml")));
         let b = pin_file(dir, Some(Path::new("/nonexistent/b/gateway.yaml")));
         assert_ne!(a, b);
-        assert!(a.file_name().unwrap().to_string_lossy().starts_with("gateway-"));
+        assert!(
+            a.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("gateway-")
+        );
         assert_eq!(pin_file(dir, None), dir.join("default.json"));
     }
 }

@@ -20,7 +20,10 @@ fn serve(config: &Path, pins: &Path) -> StdioPeer {
     let mut peer = StdioPeer::spawn(
         &gateway_bin(),
         &["serve", "--config", config.to_str().unwrap()],
-        &[("MCP_GATEWAY_PINS", pins.to_str().unwrap()), ("MCP_GATEWAY_MODEL", "off")],
+        &[
+            ("MCP_GATEWAY_PINS", pins.to_str().unwrap()),
+            ("MCP_GATEWAY_MODEL", "off"),
+        ],
     );
     peer.initialize();
     peer
@@ -37,7 +40,11 @@ fn cli(config: &Path, pins: &Path, args: &[&str]) -> Output {
 }
 
 fn call(peer: &mut StdioPeer, name: &str, arguments: Value) -> Value {
-    peer.call_ok("tools/call", json!({"name": name, "arguments": arguments}), T)
+    peer.call_ok(
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+        T,
+    )
 }
 
 fn invoke(peer: &mut StdioPeer, tool: &str, arguments: Value) -> Value {
@@ -49,7 +56,10 @@ fn invoke(peer: &mut StdioPeer, tool: &str, arguments: Value) -> Value {
 }
 
 fn text(result: &Value) -> String {
-    result["content"][0]["text"].as_str().unwrap_or_default().to_owned()
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn row(peer: &mut StdioPeer) -> Value {
@@ -117,15 +127,14 @@ fn write_config(name: &str, backend_extra: &str, top_extra: &str) -> (PathBuf, P
 
 #[test]
 fn trust_a_changed_description_is_quarantined_until_approved_in_the_running_gateway() {
-    let (config, pins) = write_config(
-        "trust-rugpull",
-        "    env: { FIXTURE_MUTABLE: \"1\" }\n",
-        "",
-    );
+    let (config, pins) = write_config("trust-rugpull", "    env: { FIXTURE_MUTABLE: \"1\" }\n", "");
     let mut peer = serve(&config, &pins);
     wait_row(&mut peer, "ready", |r| r["state"] == "ready");
     assert!(search_tools(&mut peer, "returns its text argument").contains(&"echo".to_owned()));
-    assert_eq!(text(&invoke(&mut peer, "echo", json!({"text": "before"}))), "before");
+    assert_eq!(
+        text(&invoke(&mut peer, "echo", json!({"text": "before"}))),
+        "before"
+    );
 
     // The rug pull: same tool, another description, announced with list_changed.
     let changed = invoke(
@@ -135,26 +144,47 @@ fn trust_a_changed_description_is_quarantined_until_approved_in_the_running_gate
     );
     assert_eq!(text(&changed), "redescribed echo", "{changed}");
     let row = wait_row(&mut peer, "quarantined echo", |r| {
-        r["quarantined"].as_array().is_some_and(|q| q.iter().any(|h| h["tool"] == "echo"))
+        r["quarantined"]
+            .as_array()
+            .is_some_and(|q| q.iter().any(|h| h["tool"] == "echo"))
     });
     let held = &row["quarantined"][0];
     assert_eq!(held["changed"], json!(["description"]), "{row}");
-    assert!(row["approve"].as_str().unwrap().contains("tools approve fx"), "{row}");
+    assert!(
+        row["approve"]
+            .as_str()
+            .unwrap()
+            .contains("tools approve fx"),
+        "{row}"
+    );
 
     assert!(!search_tools(&mut peer, "returns its text argument").contains(&"echo".to_owned()));
     assert!(!listed_tools(&mut peer).contains(&"echo".to_owned()));
     let refused = invoke(&mut peer, "echo", json!({"text": "after"}));
     assert_eq!(refused["isError"], true, "{refused}");
     let why = text(&refused);
-    assert!(why.contains("quarantined") && why.contains("description changed"), "{why}");
+    assert!(
+        why.contains("quarantined") && why.contains("description changed"),
+        "{why}"
+    );
     assert!(why.contains("mcp-gateway tools approve fx echo"), "{why}");
 
     // `tools diff` shows old against new from the pin file, with the gateway still running.
     let diff = cli(&config, &pins, &["tools", "diff", "fx"]);
     let shown = String::from_utf8_lossy(&diff.stdout);
-    assert!(diff.status.success(), "{shown}\n{}", String::from_utf8_lossy(&diff.stderr));
-    assert!(shown.contains("-  \"description\": \"Returns its text argument.\""), "{shown}");
-    assert!(shown.contains("+  \"description\": \"Returns its text argument, and remembers it.\""), "{shown}");
+    assert!(
+        diff.status.success(),
+        "{shown}\n{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(
+        shown.contains("-  \"description\": \"Returns its text argument.\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("+  \"description\": \"Returns its text argument, and remembers it.\""),
+        "{shown}"
+    );
 
     let approve = cli(&config, &pins, &["tools", "approve", "fx", "echo"]);
     assert!(
@@ -163,7 +193,10 @@ fn trust_a_changed_description_is_quarantined_until_approved_in_the_running_gate
         String::from_utf8_lossy(&approve.stderr)
     );
     // No restart: the next request sees the approval.
-    assert_eq!(text(&invoke(&mut peer, "echo", json!({"text": "back"}))), "back");
+    assert_eq!(
+        text(&invoke(&mut peer, "echo", json!({"text": "back"}))),
+        "back"
+    );
     assert!(search_tools(&mut peer, "returns its text argument").contains(&"echo".to_owned()));
     assert!(listed_tools(&mut peer).contains(&"echo".to_owned()));
     assert!(row_is_clear(&mut peer));
@@ -206,13 +239,22 @@ fn trust_a_zero_width_instruction_is_blocked_and_reported() {
         .unwrap_or_else(|| panic!("{row}"));
     assert_eq!(invisible["action"], "block");
     assert_eq!(invisible["severity"], "high");
-    assert!(invisible["reason"].as_str().unwrap().contains("U+200B"), "{invisible}");
-    assert!(findings.iter().any(|f| f["kind"] == "model_instructions"), "{row}");
+    assert!(
+        invisible["reason"].as_str().unwrap().contains("U+200B"),
+        "{invisible}"
+    );
+    assert!(
+        findings.iter().any(|f| f["kind"] == "model_instructions"),
+        "{row}"
+    );
 
     assert!(!listed_tools(&mut peer).contains(&"add".to_owned()));
     let refused = invoke(&mut peer, "add", json!({}));
     assert_eq!(refused["isError"], true);
-    assert!(text(&refused).contains("blocked by the scan (invisible_unicode)"), "{refused}");
+    assert!(
+        text(&refused).contains("blocked by the scan (invisible_unicode)"),
+        "{refused}"
+    );
     drop(peer);
 
     // The terminal commands show it too.
@@ -224,7 +266,9 @@ fn trust_a_zero_width_instruction_is_blocked_and_reported() {
     let backend = &report["backends"][0];
     assert_eq!(backend["quarantined"][0]["tool"], "add", "{report}");
     assert!(
-        report["problems"].to_string().contains("tool `add` is quarantined"),
+        report["problems"]
+            .to_string()
+            .contains("tool `add` is quarantined"),
         "{report}"
     );
 }
@@ -247,26 +291,52 @@ fn trust_the_audit_log_has_one_line_per_call_and_no_secret() {
     wait_row(&mut peer, "ready", |r| r["state"] == "ready");
     let caller_secret = "ghp_callersecret0123456789";
     // The backend's secret, read back by a tool, must not reach the log either.
-    assert_eq!(text(&invoke(&mut peer, "getenv", json!({"name": "API_TOKEN"}))), backend_secret);
+    assert_eq!(
+        text(&invoke(&mut peer, "getenv", json!({"name": "API_TOKEN"}))),
+        backend_secret
+    );
     invoke(&mut peer, "echo", json!({"text": caller_secret}));
-    invoke(&mut peer, "echo", json!({"text": backend_secret, "note": "plain words"}));
+    invoke(
+        &mut peer,
+        "echo",
+        json!({"text": backend_secret, "note": "plain words"}),
+    );
     invoke(&mut peer, "fail", json!({}));
     let refused = invoke(&mut peer, "no_such_tool", json!({}));
     assert_eq!(refused["isError"], true);
     call(&mut peer, "gateway_list_servers", json!({}));
 
     let log = std::fs::read_to_string(&audit).unwrap();
-    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 5, "one line per backend call, none for meta-tools:\n{log}");
-    assert!(!log.contains(backend_secret) && !log.contains(caller_secret), "{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        5,
+        "one line per backend call, none for meta-tools:\n{log}"
+    );
+    assert!(
+        !log.contains(backend_secret) && !log.contains(caller_secret),
+        "{log}"
+    );
     let first = &lines[0];
     assert_eq!(first["server"], "fx");
     assert_eq!(first["tool"], "getenv");
     assert_eq!(first["outcome"], "ok");
     assert_eq!(first["decision"], "allowed");
-    assert!(first["duration_ms"].is_u64() && first["time"].is_string(), "{first}");
-    assert!(first["client"].as_str().unwrap_or_default().contains('/'), "{first}");
-    assert_eq!(lines[2]["arguments"]["note"], "plain words", "values are recorded when asked");
+    assert!(
+        first["duration_ms"].is_u64() && first["time"].is_string(),
+        "{first}"
+    );
+    assert!(
+        first["client"].as_str().unwrap_or_default().contains('/'),
+        "{first}"
+    );
+    assert_eq!(
+        lines[2]["arguments"]["note"], "plain words",
+        "values are recorded when asked"
+    );
     assert_eq!(lines[2]["arguments"]["text"], "***");
     assert_eq!(lines[3]["is_error"], true);
     assert_eq!(lines[4]["outcome"], "refused");

@@ -17,8 +17,12 @@ use crate::search_quality::eval_dir;
 
 fn corpus(rel: &str) -> BTreeMap<String, Vec<Tool>> {
     let path = eval_dir().join(rel);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} ({e}); ../shared/eval must sit next to the crate", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); ../shared/eval must sit next to the crate",
+            path.display()
+        )
+    });
     let items: Vec<Value> = serde_json::from_str(&text).unwrap();
     let mut servers: BTreeMap<String, Vec<Tool>> = BTreeMap::new();
     for item in items {
@@ -62,11 +66,16 @@ fn scan_set(name: &str, servers: &BTreeMap<String, Vec<Tool>>, total: &mut Tally
     let trust = Trust::default();
     let mut tally = Tally::default();
     for (server, tools) in servers {
-        let owners = tool_owners(servers.iter().map(|(s, t)| (s.as_str(), t.as_slice())), server);
+        let owners = tool_owners(
+            servers.iter().map(|(s, t)| (s.as_str(), t.as_slice())),
+            server,
+        );
         let gated = trust.admit(server, None, tools, &|tool| owners.get(tool).cloned());
         tally.tools += tools.len();
         for held in &gated.held {
-            tally.blocked.push(format!("{server}/{}: {}", held.name(), held.why()));
+            tally
+                .blocked
+                .push(format!("{server}/{}: {}", held.name(), held.why()));
         }
         let mut warned = std::collections::BTreeSet::new();
         for f in &gated.findings {
@@ -86,7 +95,11 @@ fn scan_set(name: &str, servers: &BTreeMap<String, Vec<Tool>>, total: &mut Tally
         .iter()
         .map(|(server, tools)| {
             let gated = links.admit(server, None, tools, &|_| None);
-            gated.findings.iter().filter(|f| f.kind == FindingKind::Url).count()
+            gated
+                .findings
+                .iter()
+                .filter(|f| f.kind == FindingKind::Url)
+                .count()
         })
         .sum();
     eprintln!("{name}: {linked} tools link to a URL (`scan.url` is off by default)");
@@ -124,7 +137,11 @@ fn trust_corpus_no_real_tool_is_blocked() {
         100.0 * total.warned as f64 / total.tools as f64,
         total.blocked.len()
     );
-    assert!(total.tools > 4000, "the corpora shrank: {} tools", total.tools);
+    assert!(
+        total.tools > 4000,
+        "the corpora shrank: {} tools",
+        total.tools
+    );
     assert!(
         total.blocked.is_empty(),
         "real tools blocked by the default scan policy:\n{}",
