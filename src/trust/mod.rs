@@ -248,12 +248,20 @@ impl Trust {
             _ => None,
         };
         let mut gated = Gated::default();
-        for (i, (tool, found)) in tools.iter().zip(scanned).enumerate() {
-            let mut holds: Vec<Hold> = match &pinned {
+        for (i, (tool, mut found)) in tools.iter().zip(scanned).enumerate() {
+            let (mut holds, approved) = match &pinned {
                 Some(decisions) => decisions[i].clone(),
-                None => blocking(&found, false),
+                None => (blocking(&found, false), false),
             };
             holds.dedup();
+            if approved {
+                // A person accepted this very definition: what would block it is a warning.
+                for f in &mut found {
+                    if f.action == Action::Block {
+                        f.action = Action::Warn;
+                    }
+                }
+            }
             gated.findings.extend(found);
             if holds.is_empty() {
                 gated.visible.push(tool.clone());
@@ -284,14 +292,15 @@ fn blocking(found: &[Finding], approved: bool) -> Vec<Hold> {
 }
 
 /// Compare `tools` with `server`'s pins in `file`, pin what is trusted at sight, record what
-/// is held as pending; the holds of each tool, in order.
+/// is held as pending; the holds of each tool, in order, and whether a person approved its
+/// definition as it is.
 fn pin(
     file: &mut PinFile,
     server: &str,
     backend: &BackendTrust,
     tools: &[Tool],
     scanned: &[Vec<Finding>],
-) -> Vec<Vec<Hold>> {
+) -> Vec<(Vec<Hold>, bool)> {
     let mode = backend.mode;
     let pins = file.servers.entry(server.to_owned()).or_default();
     if pins.origin.as_deref() != Some(backend.origin.as_str()) {
@@ -355,7 +364,7 @@ fn pin(
                 );
             }
         }
-        decisions.push(holds);
+        decisions.push((holds, approved));
     }
     decisions
 }

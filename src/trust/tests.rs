@@ -175,8 +175,14 @@ fn a_blocked_tool_is_held_unpinned_and_can_be_approved() {
     trust.reload_if_changed();
     let after = trust.admit("fx", Some(&auto()), &[tool("a", "A."), poisoned], NOBODY);
     assert_eq!(names(&after.visible), ["a", "p"]);
-    // Still reported, as a finding on a served tool.
-    assert!(after.findings.iter().any(|f| f.tool == "p"));
+    // Still reported, as a warning on a served tool.
+    assert!(
+        after
+            .findings
+            .iter()
+            .any(|f| f.tool == "p" && f.action == Action::Warn)
+    );
+    assert!(!after.findings.iter().any(|f| f.action == Action::Block));
 }
 
 #[test]
