@@ -225,7 +225,7 @@ fn trust_a_zero_width_instruction_is_blocked_and_reported() {
             "    env: {{ FIXTURE_EXTRA_TOOLS: {} }}\n",
             serde_json::to_string(&poisoned).unwrap()
         ),
-        "",
+        "mode: flat\n",
     );
     let mut peer = serve(&config, &pins);
     let row = wait_row(&mut peer, "ready", |r| r["state"] == "ready");
