@@ -416,18 +416,12 @@ mod tests {
                 "{ok}"
             );
         }
-        // A link is counted but off by default.
-        assert!(
-            kinds(&tool(
-                "See https://docs.example.com",
-                json!({"type": "object"})
-            ))
-            .is_empty()
-        );
-        let mut policy = ScanPolicy::default();
-        policy.actions.insert(FindingKind::Url, Action::Warn);
+        // A link is a warning, and can be turned off.
         let t = tool("See https://docs.example.com", json!({"type": "object"}));
-        assert_eq!(scan(&t, &policy)[0].kind, FindingKind::Url);
+        assert_eq!(kinds(&t), [(FindingKind::Url, Action::Warn)]);
+        let mut policy = ScanPolicy::default();
+        policy.actions.insert(FindingKind::Url, Action::Off);
+        assert!(scan(&t, &policy).is_empty());
     }
 
     #[test]

@@ -86,23 +86,6 @@ fn scan_set(name: &str, servers: &BTreeMap<String, Vec<Tool>>, total: &mut Tally
         }
         tally.warned += warned.len();
     }
-    // Links are off by default (docs links are everywhere); say how many a `url: warn` would show.
-    let links = Trust::default();
-    let mut policy = mcp_gateway::config::ScanPolicy::default();
-    policy.actions.insert(FindingKind::Url, Action::Warn);
-    links.set_scan(policy);
-    let linked: usize = servers
-        .iter()
-        .map(|(server, tools)| {
-            let gated = links.admit(server, None, tools, &|_| None);
-            gated
-                .findings
-                .iter()
-                .filter(|f| f.kind == FindingKind::Url)
-                .count()
-        })
-        .sum();
-    eprintln!("{name}: {linked} tools link to a URL (`scan.url` is off by default)");
     let rate = |n: usize| 100.0 * n as f64 / tally.tools.max(1) as f64;
     eprintln!(
         "{name}: {} tools, {} warned ({:.2}%), {} blocked ({:.2}%); findings by kind: {}",
