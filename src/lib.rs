@@ -14,6 +14,9 @@
 //! - [`relay`]: a backend's requests to the client (sampling, elicitation, roots) and
 //!   the client capabilities declared to backends.
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
+//! - [`trust`]: backend tool pins (rug-pull quarantine) and the poisoning scan.
+//! - [`audit`]: the opt-in audit log of backend tool calls.
+//! - [`clock`]: RFC 3339 timestamps.
 //! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
@@ -24,9 +27,11 @@
 //! - [`shutdown`]: the root cancellation token and signal handling.
 //! - [`sys`]: process-level C library settings (the only `unsafe` code).
 
+pub mod audit;
 pub mod backend;
 pub mod capability;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod export;
@@ -42,4 +47,5 @@ pub mod search;
 pub mod shutdown;
 pub mod sys;
 pub mod target;
+pub mod trust;
 pub mod watch;

@@ -16,6 +16,7 @@ use rmcp::model::{LoggingMessageNotificationParam, Prompt, ServerPeerInfo, Tool}
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::target::BackendHandle;
+use crate::trust::{BackendTrust, Finding, Gated, Held, Trust};
 
 /// Where a backend is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +64,18 @@ pub struct ServerEntry {
     pub description: Option<String>,
     pub transport: TransportKind,
     pub state: ServerState,
-    /// Tools as the backend listed them, with schemas normalised (see [`normalize_tool`]).
+    /// The tools served: as the backend listed them, with schemas normalised (see
+    /// [`normalize_tool`]), less the ones held back by `trust`.
     pub tools: Arc<[Tool]>,
+    /// Everything the backend listed (normalised), held tools included: what a re-check of
+    /// trust (an approval) starts from.
+    pub listed: Arc<[Tool]>,
+    /// Tools held back (quarantined) until approved, with why.
+    pub held: Arc<[Held]>,
+    /// The poisoning scan's findings on its tools (warnings and blocks).
+    pub findings: Arc<[Finding]>,
+    /// How its tools are trusted; `None` for capability tools (scanned, not pinned).
+    pub trust: Option<BackendTrust>,
     pub last_error: Option<String>,
     /// Spawn → tools listed, for the last successful start.
     pub startup: Option<Duration>,
@@ -95,6 +106,10 @@ impl ServerEntry {
             transport,
             state: ServerState::Starting,
             tools: Arc::from(Vec::new()),
+            listed: Arc::from(Vec::new()),
+            held: Arc::from(Vec::new()),
+            findings: Arc::from(Vec::new()),
+            trust: None,
             last_error: None,
             startup: None,
             handle: None,
@@ -109,6 +124,29 @@ impl ServerEntry {
 
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tools.iter().find(|t| t.name == name)
+    }
+
+    /// The held-back tool `name`, if it is one.
+    pub fn held_tool(&self, name: &str) -> Option<&Held> {
+        self.held.iter().find(|h| h.name() == name)
+    }
+
+    /// Set everything the backend listed, served and held as `gated` says.
+    pub fn set_tools(&mut self, listed: Arc<[Tool]>, gated: Gated) {
+        if *self.tools != *gated.visible {
+            self.tools = gated.visible.into();
+        }
+        self.listed = listed;
+        self.held = gated.held.into();
+        self.findings = gated.findings.into();
+    }
+
+    /// No tools at all (the backend failed or stopped).
+    pub fn clear_tools(&mut self) {
+        self.tools = Arc::from(Vec::new());
+        self.listed = Arc::from(Vec::new());
+        self.held = Arc::from(Vec::new());
+        self.findings = Arc::from(Vec::new());
     }
 }
 
@@ -163,6 +201,7 @@ const EVENT_BACKLOG: usize = 256;
 /// Shared, swappable [`Snapshot`].
 pub struct Registry {
     current: RwLock<Arc<Snapshot>>,
+    trust: Arc<Trust>,
     version: watch::Sender<u64>,
     events: broadcast::Sender<BackendEvent>,
 }
@@ -171,6 +210,7 @@ impl Default for Registry {
     fn default() -> Self {
         Registry {
             current: RwLock::new(Arc::new(Snapshot::default())),
+            trust: Arc::new(Trust::default()),
             version: watch::Sender::new(0),
             events: broadcast::Sender::new(EVENT_BACKLOG),
         }
@@ -178,6 +218,62 @@ impl Default for Registry {
 }
 
 impl Registry {
+    /// A registry whose backends' tools pass `trust` (pins and the poisoning scan).
+    pub fn with_trust(trust: Arc<Trust>) -> Registry {
+        Registry {
+            trust,
+            ..Registry::default()
+        }
+    }
+
+    pub fn trust(&self) -> &Arc<Trust> {
+        &self.trust
+    }
+
+    /// Sort `tools` listed by `name` into served and held (see [`Trust::admit`]); a tool
+    /// another server already serves under the same name is a shadowing finding.
+    pub fn admit(&self, name: &str, backend: Option<&BackendTrust>, tools: &[Tool]) -> Gated {
+        let snap = self.snapshot();
+        let owners = crate::trust::tool_owners(
+            snap.servers.values().map(|s| (s.name.as_str(), &*s.tools)),
+            name,
+        );
+        self.trust
+            .admit(name, backend, tools, &|tool| owners.get(tool).cloned())
+    }
+
+    /// When the pin file changed on disk (an approval, from `tools approve`), sort every
+    /// backend's tools again, so an approved tool is served without a restart. One `stat`
+    /// otherwise; called before each listing, search and call.
+    pub fn recheck_trust(&self) {
+        if !self.trust.reload_if_changed() {
+            return;
+        }
+        self.regate_all();
+    }
+
+    /// Sort every backend's tools again (the pins or the scan policy changed).
+    pub fn regate_all(&self) {
+        let snap = self.snapshot();
+        for entry in snap.servers.values() {
+            if entry.listed.is_empty() {
+                continue;
+            }
+            let listed = Arc::clone(&entry.listed);
+            let gated = self.admit(&entry.name, entry.trust.as_ref(), &listed);
+            let unchanged = gated.held.len() == entry.held.len() && *gated.visible == *entry.tools;
+            if unchanged {
+                continue;
+            }
+            self.update(&entry.name, |e| {
+                // A newer list arrived meanwhile: its own admission stands.
+                if Arc::ptr_eq(&e.listed, &listed) {
+                    e.set_tools(listed, gated);
+                }
+            });
+        }
+    }
+
     /// Announce a backend event to whoever follows them (the client-facing server).
     pub fn announce(&self, event: BackendEvent) {
         // No follower (terminal commands) is fine: nobody to tell.

@@ -30,6 +30,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub(crate) struct Actor {
     pub(crate) name: Arc<str>,
     pub(crate) config: BackendConfig,
+    /// How its tools are trusted (from `config`).
+    pub(crate) trust: crate::trust::BackendTrust,
     pub(crate) registry: Arc<Registry>,
     /// `limits.max_message_bytes`: the longest line read from a stdio backend.
     pub(crate) max_message_bytes: usize,
@@ -265,14 +267,20 @@ impl Actor {
         // A `list_changed` that changed nothing (some servers send one per call) must not
         // cost a re-index and a notification to the client: swap only a different list.
         let current = self.registry.snapshot().server(&self.name).cloned();
-        if current.is_some_and(|old| *old.tools == *tools && old.problems == listed.skipped) {
+        if current.is_some_and(|old| *old.listed == *tools && old.problems == listed.skipped) {
             tracing::debug!(backend = %self.name, "tools/list unchanged ({} tools)", tools.len());
             return Ok(());
         }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
-        let tools: Arc<[Tool]> = tools.into();
+        let listed_tools: Arc<[Tool]> = tools.into();
+        let gated = self
+            .registry
+            .admit(&self.name, Some(&self.trust), &listed_tools);
+        for held in &gated.held {
+            tracing::warn!(backend = %self.name, "tool `{}` quarantined: {}", held.name(), held.why());
+        }
         self.publish(|e| {
-            e.tools = tools;
+            e.set_tools(listed_tools, gated);
             e.problems = listed.skipped;
         });
         Ok(())
@@ -336,7 +344,7 @@ impl Actor {
             );
             e.state = ServerState::Failed;
             e.handle = None;
-            e.tools = Arc::from(Vec::new());
+            e.clear_tools();
             e.last_error = Some(error.to_owned());
             e.server = None;
             e.prompts = Arc::from(Vec::new());

@@ -245,6 +245,7 @@ impl Supervisor {
             backend.description.clone(),
             transport_kind(backend),
         );
+        entry.trust = Some(crate::trust::BackendTrust::of(backend));
         let actor = if backend.enabled {
             let retry_now = Arc::new(tokio::sync::Notify::new());
             entry.retry_now = Some(Arc::clone(&retry_now));
@@ -253,6 +254,7 @@ impl Supervisor {
             let actor = actor::Actor {
                 name: Arc::from(backend.name.as_str()),
                 config: backend.clone(),
+                trust: crate::trust::BackendTrust::of(backend),
                 registry: Arc::clone(&self.registry),
                 max_message_bytes,
                 shutdown: stop.clone(),

@@ -227,10 +227,19 @@ impl Actor {
         // Forget what is fixed, so it is logged again if it comes back.
         logged.retain(|t| seen.contains(t));
         let count = tools.len();
+        // Scanned like any backend's tools (a capability file is third-party text too);
+        // not pinned here: capability files carry their own pins.
+        let gated = self.registry.admit(&self.name, None, &tools);
+        for held in &gated.held {
+            tracing::warn!(
+                "capabilities: tool `{}` quarantined: {}",
+                held.name(),
+                held.why()
+            );
+        }
+        let listed: Arc<[Tool]> = tools.into();
         self.registry.update(&self.name, |entry| {
-            if *entry.tools != *tools {
-                entry.tools = Arc::from(tools);
-            }
+            entry.set_tools(listed, gated);
             entry.state = ServerState::Ready;
             entry.handle = Some(BackendHandle::new(&self.name, Arc::new(set)));
             entry.problems = problems;

@@ -254,10 +254,31 @@ async fn check_backends(
         let ms = s.start.map(|d| d.as_millis() as u64);
         out.push(
             json!({"name": s.name, "transport": s.transport.as_str(), "state": s.state.as_str(),
-            "tools": s.tools, "start_ms": ms, "error": s.error, "problems": s.problems}),
+            "tools": s.tools, "start_ms": ms, "error": s.error, "problems": s.problems,
+            "quarantined": s.quarantined.iter().map(|(t, why, _)| json!({"tool": t, "why": why})).collect::<Vec<_>>(),
+            "findings": s.findings}),
         );
         for problem in &s.problems {
             r.warn(format!("backend {}: {problem}", s.name));
+        }
+        for (tool, why, approve) in &s.quarantined {
+            r.problem(
+                format!("backend {}: tool `{tool}` is quarantined: {why}", s.name),
+                format!(
+                    "review it with `{}`; accept it with `{approve}` if the change is expected",
+                    s.diff_command
+                ),
+            );
+        }
+        for f in s.findings.iter().filter(|f| f["action"] == "warn") {
+            r.warn(format!(
+                "backend {}: tool `{}`: {} ({}): {}",
+                s.name,
+                f["tool"].as_str().unwrap_or(""),
+                f["kind"].as_str().unwrap_or(""),
+                f["severity"].as_str().unwrap_or(""),
+                f["reason"].as_str().unwrap_or("")
+            ));
         }
         let Some(b) = config.backends.get(&s.name) else {
             capability_line(config, s, r);

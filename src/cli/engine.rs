@@ -34,7 +34,8 @@ impl Engine {
     /// Register every backend now; start them when `go` is cancelled.
     pub fn start_when(config: &Config, go: &CancellationToken) -> anyhow::Result<Engine> {
         let shutdown = crate::shutdown::on_signals();
-        let registry = Arc::new(Registry::default());
+        let trust = Arc::new(crate::trust::Trust::for_config(config));
+        let registry = Arc::new(Registry::with_trust(trust));
         let index = Arc::new(SearchIndex::with_semantics(crate::search::model::locate(
             config.search_model.as_deref(),
         ))?);

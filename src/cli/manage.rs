@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, CommandFactory};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Cli, gwfile, setup::shell_quote};
 use crate::config::{Config, Transport};
@@ -191,6 +191,9 @@ pub async fn list(
             "tools": status.map(|s| s.tools),
             "start_ms": status.and_then(|s| s.start.map(|d| d.as_millis() as u64)),
             "error": status.and_then(|s| s.error.clone()),
+            "trust": b.trust.as_str(),
+            "quarantined": status.map(quarantined_json).unwrap_or_default(),
+            "findings": status.map(|s| s.findings.clone()).unwrap_or_default(),
         }));
     }
     // The capability backend is not in `backends:` but is a backend all the same: its
@@ -212,6 +215,8 @@ pub async fn list(
             "tools": status.map(|s| s.tools),
             "start_ms": status.and_then(|s| s.start.map(|d| d.as_millis() as u64)),
             "error": status.and_then(|s| s.error.clone()),
+            "quarantined": status.map(quarantined_json).unwrap_or_default(),
+            "findings": status.map(|s| s.findings.clone()).unwrap_or_default(),
         }));
     }
     if as_json {
@@ -242,8 +247,41 @@ pub async fn list(
             row["target"].as_str().unwrap_or(""),
             detail
         );
+        let name = row["name"].as_str().unwrap_or("");
+        for held in row["quarantined"].as_array().into_iter().flatten() {
+            println!(
+                "  quarantined: {}: {}",
+                held["tool"].as_str().unwrap_or(""),
+                held["why"].as_str().unwrap_or("")
+            );
+        }
+        if let Some(status) = statuses.iter().find(|s| s.name == name)
+            && !status.quarantined.is_empty()
+        {
+            println!("  review with `{}`", status.diff_command);
+        }
+        for f in row["findings"].as_array().into_iter().flatten() {
+            if f["action"] == "warn" {
+                println!(
+                    "  warning: {} ({}): {}",
+                    f["tool"].as_str().unwrap_or(""),
+                    f["kind"].as_str().unwrap_or(""),
+                    f["reason"].as_str().unwrap_or("")
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn quarantined_json(status: &super::probe::Status) -> Value {
+    Value::Array(
+        status
+            .quarantined
+            .iter()
+            .map(|(tool, why, approve)| json!({"tool": tool, "why": why, "approve": approve}))
+            .collect(),
+    )
 }
 
 pub fn get(name: &str, config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {

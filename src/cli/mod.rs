@@ -24,6 +24,7 @@ mod serve;
 mod setup;
 mod setup_import;
 mod terminal;
+mod tools;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -127,6 +128,12 @@ pub enum Command {
         #[command(subcommand)]
         command: cap::CapCommand,
     },
+    /// Backend tools held back by trust (changed since pinned, new, or blocked by the scan):
+    /// diff, approve.
+    Tools {
+        #[command(subcommand)]
+        command: tools::ToolsCommand,
+    },
 }
 
 pub use log_sink::LogGuard;
@@ -214,6 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Get { name, json } => manage::get(&name, &load(explicit)?, json),
         Command::Cap { command } => cap::run(load(explicit)?, command).await,
+        Command::Tools { command } => tools::run(load(explicit)?, command).await,
     }
 }
 

@@ -21,12 +21,19 @@ pub struct Status {
     /// Spawn → `tools/list` answered.
     pub start: Option<Duration>,
     pub error: Option<String>,
+    /// Tools held back by trust: `(tool, why, the command that approves it)`.
+    pub quarantined: Vec<(String, String, String)>,
+    /// The poisoning scan's findings, as shown to the client.
+    pub findings: Vec<serde_json::Value>,
+    /// The commands that review and approve held tools, as the user types them.
+    pub diff_command: String,
 }
 
 pub async fn run(config: &Config, limit: Duration) -> anyhow::Result<Vec<Status>> {
     let engine = Engine::start(config)?;
     engine.settle(limit).await;
-    let snap = engine.gateway.registry().snapshot();
+    let registry = std::sync::Arc::clone(engine.gateway.registry());
+    let snap = registry.snapshot();
     engine.stop().await;
     Ok(snap
         .servers
@@ -43,6 +50,16 @@ pub async fn run(config: &Config, limit: Duration) -> anyhow::Result<Vec<Status>
                 ServerState::Starting => Some(super::engine::slow_start(limit)),
                 _ => e.last_error.clone(),
             },
+            quarantined: e
+                .held
+                .iter()
+                .map(|h| {
+                    let approve = registry.trust().approve_command(&e.name, h.name());
+                    (h.name().to_owned(), h.why(), approve)
+                })
+                .collect(),
+            findings: e.findings.iter().map(|f| f.to_json()).collect(),
+            diff_command: registry.trust().diff_command(&e.name),
         })
         .collect())
 }

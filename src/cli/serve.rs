@@ -64,6 +64,8 @@ pub(super) async fn run(explicit: Option<&Path>, args: ServeArgs) -> anyhow::Res
     // Nothing from a broken file runs, not even its capability settings: it may be the
     // edit that turned the built-in catalog off.
     let running = config.clone().unwrap_or_else(|| Config {
+        // Tool pins are kept per config file: the fixed file's backends find theirs.
+        source: path.clone(),
         capabilities: CapabilitiesConfig {
             enabled: false,
             ..CapabilitiesConfig::default()

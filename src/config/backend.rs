@@ -128,6 +128,7 @@ pub(crate) fn build(
         start_timeout: raw.start_timeout.map_or(DEFAULT_START_TIMEOUT, |d| d.0),
         transport,
         protocol_version: protocol_version.map(|v| v.trim().to_owned()),
+        trust: raw.trust.unwrap_or_default(),
         referenced_vars: used.referenced,
         unset_vars: used.unset,
     }))

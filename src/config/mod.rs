@@ -40,6 +40,7 @@ mod redact;
 mod size;
 #[cfg(test)]
 mod tests;
+mod trust;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -59,6 +60,10 @@ pub use error::{ConfigError, Location, UnknownKey};
 pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
 pub use size::parse_size;
+pub use trust::{
+    Action, AuditConfig, DEFAULT_AUDIT_KEEP, DEFAULT_AUDIT_MAX_BYTES,
+    DEFAULT_MAX_DESCRIPTION_CHARS, FindingKind, ScanPolicy, Severity, TrustMode,
+};
 
 use locate::{Doc, Seg, Target};
 
@@ -89,6 +94,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// The `policy:` section: which tools are allowed, denied or confirmed.
     pub policy: crate::policy::Policy,
+    /// The `scan:` section: what each kind of tool-definition finding does.
+    pub scan: ScanPolicy,
+    /// The `audit:` section; `None` (the default) keeps no audit log.
+    pub audit: Option<AuditConfig>,
     /// Things the user should hear about that do not stop loading (ignored keys of the
     /// original mcp-gateway, unset variables, disabled backends). The caller logs them.
     pub warnings: Vec<String>,
@@ -218,6 +227,8 @@ pub struct BackendConfig {
     pub transport: Transport,
     /// MCP protocol version to offer in `initialize` instead of the default.
     pub protocol_version: Option<String>,
+    /// What happens to tools it adds after its first pin (`trust:`).
+    pub trust: TrustMode,
     /// Every variable this backend's strings reference (for `doctor`).
     pub referenced_vars: BTreeSet<String>,
     /// Referenced without a default and unset at load time; each expanded to "".
@@ -409,6 +420,83 @@ fn policy(
     })
 }
 
+fn scan_policy(doc: Doc<'_>, raw: raw::RawScan) -> Result<ScanPolicy, ConfigError> {
+    let mut policy = ScanPolicy::default();
+    let given = [
+        (FindingKind::InvisibleUnicode, raw.invisible_unicode),
+        (FindingKind::ModelInstructions, raw.model_instructions),
+        (FindingKind::SecretAccess, raw.secret_access),
+        (FindingKind::Exfiltration, raw.exfiltration),
+        (FindingKind::Url, raw.url),
+        (FindingKind::Oversized, raw.oversized),
+        (FindingKind::Shadowing, raw.shadowing),
+    ];
+    for (kind, action) in given {
+        if let Some(action) = action {
+            policy.actions.insert(kind, action);
+        }
+    }
+    if let Some(max) = raw.max_description_chars {
+        if max == 0 {
+            return Err(doc.invalid(
+                &[Seg::key("scan"), Seg::key("max_description_chars")],
+                Target::Value,
+                "`scan.max_description_chars` must be at least 1".into(),
+            ));
+        }
+        policy.max_description_chars = max;
+    }
+    Ok(policy)
+}
+
+fn audit_config(
+    doc: Doc<'_>,
+    raw: raw::RawAudit,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AuditConfig, ConfigError> {
+    let Some(path) = raw.path.filter(|p| !p.trim().is_empty()) else {
+        return Err(doc.invalid(
+            &[Seg::key("audit")],
+            Target::Key,
+            "the `audit` section needs a `path` (the log file to write)".into(),
+        ));
+    };
+    let at = [Seg::key("audit"), Seg::key("path")];
+    let expanded = expand::expand(&path, env, &mut expand::VarUse::default())
+        .map_err(|e| doc.invalid(&at, Target::Value, e))?;
+    // `~/…` is what people write for a log path; the shell is not there to expand it.
+    let path = match expanded.strip_prefix("~/") {
+        Some(rest) => match directories::BaseDirs::new() {
+            Some(dirs) => dirs.home_dir().join(rest),
+            None => PathBuf::from(&expanded),
+        },
+        None => PathBuf::from(&expanded),
+    };
+    let keep = raw.keep.unwrap_or(DEFAULT_AUDIT_KEEP);
+    if keep == 0 {
+        return Err(doc.invalid(
+            &[Seg::key("audit"), Seg::key("keep")],
+            Target::Value,
+            "`audit.keep` must be at least 1 (rotated files kept)".into(),
+        ));
+    }
+    let max_bytes = raw.max_size.map_or(DEFAULT_AUDIT_MAX_BYTES, |s| s.0);
+    if max_bytes < 1024 {
+        return Err(doc.invalid(
+            &[Seg::key("audit"), Seg::key("max_size")],
+            Target::Value,
+            "`audit.max_size` must be at least 1KiB".into(),
+        ));
+    }
+    Ok(AuditConfig {
+        path: base_dir.join(path),
+        record_values: raw.record_values.unwrap_or(false),
+        max_bytes,
+        keep,
+    })
+}
+
 impl Config {
     /// Finds the config file ([`discover`]) and loads it. No file anywhere is not an error:
     /// the built-in defaults are returned, with `source: None`.
@@ -513,6 +601,12 @@ impl Config {
             } else {
                 base_dir.join(model)
             });
+        }
+        if let Some(scan) = raw.scan {
+            config.scan = scan_policy(doc, scan)?;
+        }
+        if let Some(audit) = raw.audit {
+            config.audit = Some(audit_config(doc, audit, &base_dir, env)?);
         }
         let surfaced = raw
             .surfaced_tools

@@ -15,6 +15,7 @@ use serde::de::{self, IgnoredAny};
 use super::Mode;
 use super::duration::Dur;
 use super::size::Size;
+use super::trust::{Action, TrustMode};
 
 /// A key we accept for compatibility and otherwise ignore; its value may be anything.
 pub(crate) type Ignored = Option<IgnoredAny>;
@@ -99,6 +100,8 @@ pub(crate) struct RawConfig {
     pub search: Option<RawSearch>,
     pub http: Option<super::http::RawHttp>,
     pub policy: Option<crate::policy::raw::RawPolicy>,
+    pub scan: Option<RawScan>,
+    pub audit: Option<RawAudit>,
 
     server: Ignored,
     auth: Ignored,
@@ -149,6 +152,7 @@ pub(crate) struct RawBackend {
     pub timeout: Option<Dur>,
     pub start_timeout: Option<Dur>,
     pub protocol_version: Option<String>,
+    pub trust: Option<TrustMode>,
 
     oauth: Ignored,
     secrets: Ignored,
@@ -216,6 +220,36 @@ pub(crate) struct RawLimits {
 )]
 pub(crate) struct RawSearch {
     pub model: Option<String>,
+}
+
+/// The `scan:` section: what each kind of tool-definition finding does.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the `scan` section: finding kinds mapped to `block`, `warn` or `off`, and `max_description_chars`"
+)]
+pub(crate) struct RawScan {
+    pub invisible_unicode: Option<Action>,
+    pub model_instructions: Option<Action>,
+    pub secret_access: Option<Action>,
+    pub exfiltration: Option<Action>,
+    pub url: Option<Action>,
+    pub oversized: Option<Action>,
+    pub shadowing: Option<Action>,
+    pub max_description_chars: Option<usize>,
+}
+
+/// The `audit:` section: the opt-in call log.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the `audit` section: `path` (required), `record_values`, `max_size`, `keep`"
+)]
+pub(crate) struct RawAudit {
+    pub path: Option<String>,
+    pub record_values: Option<bool>,
+    pub max_size: Option<Size>,
+    pub keep: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,13 +325,15 @@ mod tests {
             "http",
             "search",
             "policy",
+            "scan",
+            "audit",
         ];
         assert_eq!(top.len(), ours.len() + ORIGINAL_SECTIONS.len());
         assert!(ORIGINAL_SECTIONS.iter().all(|k| top.contains(k)));
 
         let backend = fields_of::<RawBackend>();
         assert!(ORIGINAL_BACKEND_KEYS.iter().all(|k| backend.contains(k)));
-        assert_eq!(backend.len(), 14 + ORIGINAL_BACKEND_KEYS.len());
+        assert_eq!(backend.len(), 15 + ORIGINAL_BACKEND_KEYS.len());
 
         let meta = fields_of::<RawMetaMcp>();
         assert_eq!(meta.len(), 1 + ORIGINAL_META_KEYS.len());

@@ -684,3 +684,31 @@ fn policy_and_env_allow_load_and_point_at_their_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn trust_scan_and_audit_sections() {
+    let c = load(
+        "backends:\n  a: { command: x, trust: review }\n  b: { command: y }\n\
+         scan:\n  url: warn\n  shadowing: block\n  max_description_chars: 100\n\
+         audit:\n  path: logs/audit.jsonl\n  record_values: true\n  max_size: 2MiB\n  keep: 3\n",
+    );
+    assert_eq!(backend(&c, "a").trust, TrustMode::Review);
+    assert_eq!(backend(&c, "b").trust, TrustMode::Auto);
+    assert_eq!(c.scan.action(FindingKind::Url), Action::Warn);
+    assert_eq!(c.scan.action(FindingKind::Shadowing), Action::Block);
+    assert_eq!(c.scan.action(FindingKind::InvisibleUnicode), Action::Block);
+    assert_eq!(c.scan.max_description_chars, 100);
+    let Some(audit) = c.audit else {
+        panic!("no audit section")
+    };
+    assert!(audit.path.is_absolute() && audit.path.ends_with("logs/audit.jsonl"));
+    assert!(audit.record_values);
+    assert_eq!((audit.max_bytes, audit.keep), (2 * 1024 * 1024, 3));
+    assert!(load("backends: {}\n").audit.is_none());
+
+    assert!(fail("audit: { record_values: true }\n").contains("needs a `path`"));
+    assert!(fail("audit: { path: a, keep: 0 }\n").contains("audit.keep"));
+    assert!(fail("scan: { url: maybe }\n").contains("block"));
+    assert!(fail("scan: { urls: warn }\n").contains("url"));
+    assert!(fail("backends:\n  a: { command: x, trust: always }\n").contains("review"));
+}

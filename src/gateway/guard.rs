@@ -35,6 +35,21 @@ impl Hidden {
     }
 }
 
+/// How a call got past the policy (for the audit log).
+pub(super) enum Admitted {
+    Allowed,
+    /// The user said yes when asked.
+    Confirmed,
+}
+
+/// Why a call was not made, in words for the model.
+pub(super) enum Refused {
+    /// A rule denies the tool.
+    Policy(String),
+    /// It needs the user's yes, which did not come (declined, cancelled, or not askable).
+    NotConfirmed(String),
+}
+
 impl Gateway {
     /// What the policy hides in `snap`, cached per snapshot and surface.
     pub(super) fn hidden(&self, snap: &Arc<Snapshot>) -> Arc<Hidden> {
@@ -72,15 +87,15 @@ impl Gateway {
         arguments: &JsonObject,
         caller: &Caller,
         route: Route,
-    ) -> Result<(), String> {
+    ) -> Result<Admitted, Refused> {
         let name = tool.name.as_ref();
         let decision = self.surface().policy.decide(server, tool, route);
         let reason = match decision {
-            Decision::Allow => return Ok(()),
+            Decision::Allow => return Ok(Admitted::Allowed),
             Decision::Deny(why) => {
-                return Err(format!(
+                return Err(Refused::Policy(format!(
                     "the call to `{name}` on `{server}` is refused: {why} in gateway.yaml"
-                ));
+                )));
             }
             Decision::Confirm(reason) => reason,
         };
@@ -94,18 +109,18 @@ impl Gateway {
         )
         .await;
         match asked {
-            Confirmation::Confirmed => Ok(()),
-            Confirmation::Declined(how) => Err(format!(
+            Confirmation::Confirmed => Ok(Admitted::Confirmed),
+            Confirmation::Declined(how) => Err(Refused::NotConfirmed(format!(
                 "the call to `{name}` on `{server}` was not made: it needs the user's \
                  confirmation ({reason}) and {how}"
-            )),
-            Confirmation::Unavailable(why) => Err(format!(
+            ))),
+            Confirmation::Unavailable(why) => Err(Refused::NotConfirmed(format!(
                 "the call to `{name}` on `{server}` was not made: it needs the user's \
                  confirmation ({reason}), but {why}. To allow it without asking, add \
                  `- allow: {{ server: {server}, tool: {name} }}` to `policy.rules` in \
                  gateway.yaml (or set `policy.confirm_destructive: false`), or use \
                  `mode: flat`, where the client approves each tool itself"
-            )),
+            ))),
         }
     }
 }

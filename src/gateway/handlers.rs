@@ -5,9 +5,11 @@ use std::time::Duration;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
 use serde_json::{Value, json};
 
+use super::guard::{Admitted, Refused};
 use super::meta::{self, InvokeArgs, ListToolsArgs, MetaTool, SearchArgs};
 use super::names::{did_you_mean, suggest};
 use super::{Gateway, error_result, search_answer};
+use crate::audit;
 use crate::backend::{CallError, Caller};
 use crate::policy::Route;
 use crate::proxy;
@@ -81,6 +83,7 @@ impl Gateway {
     }
 
     fn list_servers(&self) -> Value {
+        self.inner.registry.recheck_trust();
         let snap = self.inner.registry.snapshot();
         let hidden_tools = self.hidden(&snap);
         let servers: Vec<Value> = snap
@@ -126,6 +129,20 @@ impl Gateway {
                 if !s.prompts.is_empty() {
                     row["prompts_count"] = json!(s.prompts.len());
                 }
+                if !s.held.is_empty() {
+                    let trust = self.inner.registry.trust();
+                    row["quarantined"] =
+                        json!(s.held.iter().map(|h| h.to_json()).collect::<Vec<_>>());
+                    row["approve"] = json!(format!(
+                        "{} shows what changed; the user approves with `{}`",
+                        trust.diff_command(&s.name),
+                        trust.approve_command(&s.name, "<tool>…")
+                    ));
+                }
+                if !s.findings.is_empty() {
+                    row["findings"] =
+                        json!(s.findings.iter().map(|f| f.to_json()).collect::<Vec<_>>());
+                }
                 row
             })
             .collect();
@@ -137,6 +154,7 @@ impl Gateway {
     }
 
     fn list_tools_of(&self, args: ListToolsArgs) -> Result<Value, String> {
+        self.inner.registry.recheck_trust();
         let snap = self.inner.registry.snapshot();
         let hidden = self.hidden(&snap);
         match args.server {
@@ -173,6 +191,8 @@ impl Gateway {
     }
 
     async fn search(&self, args: SearchArgs) -> Result<Value, String> {
+        // An approval made since the last request joins the index before this search.
+        self.inner.registry.recheck_trust();
         self.index_caught_up(INDEX_WAIT).await;
         let snap = self.inner.registry.snapshot();
         if let Some(name) = &args.server {
@@ -232,9 +252,10 @@ impl Gateway {
         Ok(out)
     }
 
-    /// Call `tool` on `server` for `caller`, waiting briefly for a backend still starting.
-    /// `route` is how the client named the tool (the policy asks the user only where the
-    /// client's own approval could not tell tools apart).
+    /// Call `tool` on `server` for `caller`, waiting briefly for a backend still starting;
+    /// recorded in the audit log when there is one. `route` is how the client named the
+    /// tool (the policy asks the user only where the client's own approval could not tell
+    /// tools apart).
     pub async fn invoke(
         &self,
         server: &str,
@@ -244,8 +265,17 @@ impl Gateway {
         route: Route,
     ) -> Outcome {
         let started = std::time::Instant::now();
-        let outcome = self
-            .invoke_unobserved(server, tool, arguments, caller, route)
+        let audit = self.audit();
+        let client = audit.as_ref().and_then(|_| {
+            caller
+                .peer
+                .as_ref()
+                .and_then(|p| p.peer_info())
+                .map(|i| format!("{}/{}", i.client_info.name, i.client_info.version))
+        });
+        let recorded = audit.as_ref().map(|_| arguments.clone());
+        let (outcome, decision) = self
+            .invoke_unaudited(server, tool, arguments, caller, route)
             .await;
         if let Some(observer) = self.inner.observer.get() {
             let failed = match &outcome {
@@ -255,31 +285,55 @@ impl Gateway {
             };
             observer.call_done(server, tool, failed, started.elapsed());
         }
+        if let (Some(audit), Some(recorded)) = (audit, recorded) {
+            let (ended, is_error) = match (&outcome, decision) {
+                (Outcome::Backend(r), Decision::Allowed | Decision::Confirmed) => {
+                    (audit::Outcome::Ok, r.is_error == Some(true))
+                }
+                (_, Decision::Allowed | Decision::Confirmed) => (audit::Outcome::Error, false),
+                _ => (audit::Outcome::Refused, false),
+            };
+            audit.record(&audit::Record {
+                client,
+                server,
+                tool,
+                arguments: &recorded,
+                duration: started.elapsed(),
+                outcome: ended,
+                decision: decision.as_str(),
+                is_error,
+            });
+        }
         outcome
     }
 
-    async fn invoke_unobserved(
+    async fn invoke_unaudited(
         &self,
         server: &str,
         tool: &str,
         arguments: JsonObject,
         caller: Caller,
         route: Route,
-    ) -> Outcome {
+    ) -> (Outcome, Decision) {
+        self.inner.registry.recheck_trust();
         let problem = self.config_problem();
         if let Some(p) = problem.as_deref().filter(|p| !p.kept_last_good) {
-            return Outcome::Failed(p.summary());
+            return (Outcome::Failed(p.summary()), Decision::Unavailable);
         }
         let snap = self.inner.registry.snapshot();
         if let Err(e) = self.visible_server(&snap, server) {
             // The server may be in the edit that did not load: say why it is not here.
-            return Outcome::Failed(match problem {
+            let message = match problem {
                 Some(p) => format!("{e}; {}", p.summary()),
                 None => e,
-            });
+            };
+            return (Outcome::Failed(message), Decision::Unknown);
         }
         let Some(mut entry) = self.inner.registry.wait_settled(server, START_WAIT).await else {
-            return Outcome::Failed(format!("server `{server}` was removed"));
+            return (
+                Outcome::Failed(format!("server `{server}` was removed")),
+                Decision::Unknown,
+            );
         };
         if entry.state == ServerState::Failed
             && let Some(retry) = &entry.retry_now
@@ -299,7 +353,12 @@ impl Gateway {
                 .await;
             match waited {
                 Some(now) => entry = now,
-                None => return Outcome::Failed(format!("server `{server}` was removed")),
+                None => {
+                    return (
+                        Outcome::Failed(format!("server `{server}` was removed")),
+                        Decision::Unknown,
+                    );
+                }
             }
         }
         let handle = match (&entry.state, &entry.handle) {
@@ -310,29 +369,46 @@ impl Gateway {
                     .as_deref()
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default();
-                return Outcome::Failed(format!("server `{server}` is {}{why}", state.as_str()));
+                let message = format!("server `{server}` is {}{why}", state.as_str());
+                return (Outcome::Failed(message), Decision::Unavailable);
             }
         };
         let Some(definition) = entry.tool(tool) else {
-            return Outcome::Failed(unknown_tool(&self.inner.registry.snapshot(), &entry, tool));
+            // Held back: say what changed and how the user approves it; never call it.
+            let now = self.inner.registry.snapshot();
+            let current = now.server(server).unwrap_or(&entry);
+            if let Some(held) = current.held_tool(tool) {
+                let refusal = self.inner.registry.trust().refusal(server, held);
+                return (Outcome::Failed(refusal), Decision::Quarantined);
+            }
+            return (
+                Outcome::Failed(unknown_tool(&now, &entry, tool)),
+                Decision::Unknown,
+            );
         };
         if let Some(scope) = &self.scope
             && !self.permits(server, definition)
         {
-            return Outcome::Failed(format!(
+            let message = format!(
                 "API key `{}` may not call `{tool}` on `{server}` (its scope: {})",
                 scope.key,
                 scope.describe()
-            ));
+            );
+            return (Outcome::Failed(message), Decision::Denied);
         }
-        if let Err(refusal) = self
+        let admitted = match self
             .admit(server, definition, &arguments, &caller, route)
             .await
         {
-            return Outcome::Failed(refusal);
-        }
+            Ok(Admitted::Allowed) => Decision::Allowed,
+            Ok(Admitted::Confirmed) => Decision::Confirmed,
+            Err(Refused::Policy(why)) => return (Outcome::Failed(why), Decision::PolicyDenied),
+            Err(Refused::NotConfirmed(why)) => {
+                return (Outcome::Failed(why), Decision::NotConfirmed);
+            }
+        };
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
-        match handle.call_tool(params, caller).await {
+        let outcome = match handle.call_tool(params, caller).await {
             Ok(mut result) => {
                 // Links and embedded resources must read back through the gateway.
                 if proxy::rewrite::has_resources(&result) {
@@ -346,6 +422,43 @@ impl Gateway {
                 error.message
             )),
             Err(e) => Outcome::Failed(e.to_string()),
+        };
+        (outcome, admitted)
+    }
+}
+
+/// What the gateway decided before a backend call, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// The call went to the backend.
+    Allowed,
+    /// The tool is held back by trust (changed, new under review, or blocked by the scan).
+    Quarantined,
+    /// No such server or tool.
+    Unknown,
+    /// The caller's API key may not use it.
+    Denied,
+    /// The server is not running (failed, disabled, the config did not load).
+    Unavailable,
+    /// The user confirmed it when asked; the call went to the backend.
+    Confirmed,
+    /// A `policy:` rule denies it.
+    PolicyDenied,
+    /// It needs the user's confirmation, which did not come.
+    NotConfirmed,
+}
+
+impl Decision {
+    fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Quarantined => "quarantined",
+            Decision::Unknown => "unknown",
+            Decision::Denied => "denied",
+            Decision::Unavailable => "unavailable",
+            Decision::Confirmed => "confirmed",
+            Decision::PolicyDenied => "denied_by_policy",
+            Decision::NotConfirmed => "not_confirmed",
         }
     }
 }

@@ -112,6 +112,31 @@ impl Gateway {
         if changed {
             self.announce_tools_changed().await;
         }
+        self.apply_trust(config);
+    }
+
+    /// Take `scan:` and `audit:` from a reloaded config: a changed scan policy sorts every
+    /// backend's tools again (the follower re-indexes what changed).
+    fn apply_trust(&self, config: &Config) {
+        {
+            let mut audit = lock(&self.inner.audit);
+            let same = audit.as_ref().map(|a| a.config()) == config.audit.as_ref();
+            if !same {
+                *audit = config
+                    .audit
+                    .clone()
+                    .map(|a| Arc::new(crate::audit::AuditLog::new(a)));
+            }
+        }
+        let registry = &self.inner.registry;
+        if registry.trust().scan_policy() != config.scan {
+            registry.trust().set_scan(config.scan.clone());
+            registry.regate_all();
+        }
+    }
+
+    pub(super) fn audit(&self) -> Option<Arc<crate::audit::AuditLog>> {
+        lock(&self.inner.audit).clone()
     }
 
     /// Report (or clear, with `None`) a config file that could not be loaded.

@@ -34,6 +34,7 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::AuditLog;
 use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
 use crate::policy::Route;
@@ -113,6 +114,8 @@ struct Inner {
     relay: Arc<Relay>,
     /// The tools the policy hides, cached per snapshot and surface.
     hidden: Mutex<Option<Arc<guard::Hidden>>>,
+    /// The audit log, when `audit:` asks for one; replaced by a reload.
+    audit: Mutex<Option<Arc<AuditLog>>>,
 }
 
 impl Gateway {
@@ -140,6 +143,7 @@ impl Gateway {
                 flat: Mutex::new(None),
                 relay,
                 hidden: Mutex::new(None),
+                audit: Mutex::new(config.audit.clone().map(|a| Arc::new(AuditLog::new(a)))),
             }),
             scope: None,
         }
@@ -247,6 +251,7 @@ impl Gateway {
 
     /// Everything `tools/list` returns: the meta-tools, then flat or surfaced tools.
     pub fn listed_tools(&self) -> Vec<Tool> {
+        self.inner.registry.recheck_trust();
         let mut tools: Vec<Tool> = MetaTool::ALL.iter().map(|m| m.definition()).collect();
         let snap = self.inner.registry.snapshot();
         let flat = self.flat_map(&snap);
@@ -290,6 +295,13 @@ impl Gateway {
                 Ok(outcome.await.into_result())
             }
             None => {
+                // A quarantined tool lost its flat name with its place in the list; a client
+                // that still has the old list hears why, and the call is audited as refused.
+                if let Some((server, tool)) = held_by_flat_name(&snap, name) {
+                    let arguments = arguments.unwrap_or_default();
+                    let outcome = self.invoke(&server, &tool, arguments, caller, Route::Direct);
+                    return Ok(outcome.await.into_result());
+                }
                 let listed = self.listed_tools();
                 let suggestions = names::suggest(name, listed.iter().map(|t| t.name.as_ref()));
                 Err(ErrorData::invalid_params(
@@ -480,6 +492,16 @@ fn scope_of(context: &RequestContext<RoleServer>) -> Option<Arc<Scope>> {
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<Arc<Scope>>())
         .cloned()
+}
+
+/// The `(server, tool)` of a held-back tool whose flat name is `name`.
+fn held_by_flat_name(snap: &Snapshot, name: &str) -> Option<(String, String)> {
+    snap.servers.values().find_map(|s| {
+        s.held
+            .iter()
+            .find(|h| names::flat_name(&s.name, h.name()) == name)
+            .map(|h| (s.name.clone(), h.name().to_owned()))
+    })
 }
 
 /// A text-only `isError` result: what a model reads when a call could not be made.

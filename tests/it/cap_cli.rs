@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::capabilities::{CapGw, text_of};
 use crate::support::http::{HttpServer, Reply};
-use crate::support::{gateway_bin, temp_path};
+use crate::support::temp_path;
 
 /// One data directory (capability approvals) for every command of this test process:
 /// `cap pin` and `cap verify` must meet in it, and the user's own must not be touched.
@@ -21,7 +21,7 @@ fn data_dir() -> &'static Path {
 
 fn gw(args: &[&str]) -> Output {
     let home = temp_path("home");
-    Command::new(gateway_bin())
+    crate::support::gateway_command()
         .args(args)
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", &home)

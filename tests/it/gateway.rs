@@ -469,7 +469,7 @@ fn flat_mode_and_surfaced_tools_expose_backend_tools_by_name() {
 fn a_misspelt_config_key_is_rejected_with_position_and_suggestion() {
     let path = temp_path("bad-gateway.yaml");
     std::fs::write(&path, "backends:\n  fx:\n    comand: echo\n").unwrap();
-    let out = std::process::Command::new(gateway_bin())
+    let out = crate::support::gateway_command()
         .args(["search", "anything", "--config", path.to_str().unwrap()])
         .stdin(std::process::Stdio::null())
         .output()

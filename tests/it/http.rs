@@ -91,7 +91,7 @@ impl Drop for HttpGw {
 fn spawn(config_yaml: &str, args: &[&str], envs: &[(&str, &str)]) -> Child {
     let config = temp_path("gateway.yaml");
     std::fs::write(&config, config_yaml).unwrap();
-    Command::new(gateway_bin())
+    crate::support::gateway_command()
         .args(["serve", "--config", config.to_str().unwrap()])
         .args(args)
         .envs(envs.iter().copied())

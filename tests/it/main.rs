@@ -25,5 +25,7 @@ mod search_quality;
 mod search_semantic;
 mod setup;
 mod support;
+mod trust;
+mod trust_corpus;
 mod user_files;
 mod wire;

@@ -425,7 +425,7 @@ fn init_writes_a_starter_and_refuses_to_overwrite() {
 #[test]
 fn completions_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = std::process::Command::new(gateway_bin())
+        let out = crate::support::gateway_command()
             .args(["completions", shell])
             .output()
             .unwrap();

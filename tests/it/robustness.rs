@@ -34,7 +34,7 @@ fn fixture(name: &str, env: &[(&str, &str)]) -> String {
 /// Runs the gateway binary with `--config` and `args`; returns its output and how long it took.
 fn run(config: &Path, args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
-    let out = std::process::Command::new(gateway_bin())
+    let out = crate::support::gateway_command()
         .arg("--config")
         .arg(config)
         .args(args)

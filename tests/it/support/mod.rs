@@ -26,6 +26,21 @@ pub fn gateway_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mcp-gateway"))
 }
 
+/// Where gateways started by this test process keep their tool pins (`$MCP_GATEWAY_PINS`):
+/// never the user's data dir, and fresh for each test process, so pins left by an earlier run
+/// (whose temp config paths may be reused) cannot hold back a tool.
+pub fn test_pins_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| temp_path("pins")).clone()
+}
+
+/// A `Command` for the gateway binary with the test environment ([`test_pins_dir`]).
+pub fn gateway_command() -> Command {
+    let mut cmd = Command::new(gateway_bin());
+    cmd.env("MCP_GATEWAY_PINS", test_pins_dir());
+    cmd
+}
+
 /// The fixture server example (`fixtures/fixture_server.rs`), built if needed.
 ///
 /// A plain `cargo test` builds examples, but `cargo test --test <name>` does not, and then the

@@ -98,6 +98,8 @@ impl StdioPeer {
     /// the pipe stays open and fills up. [`StdioPeer::read_stderr`] starts reading it.
     pub fn spawn_stderr_unread(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> StdioPeer {
         let mut cmd = Command::new(program);
+        // Gateways keep tool pins in the test's own directory unless a test names one.
+        cmd.env("MCP_GATEWAY_PINS", super::test_pins_dir());
         cmd.args(args)
             .envs(envs.iter().copied())
             .stdin(Stdio::piped())

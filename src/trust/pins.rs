@@ -1,0 +1,270 @@
+//! The pin store: one JSON file per `gateway.yaml` in the user's data dir
+//! (`<data dir>/pins/<config file name>-<hash of its path>.json`, or under `$MCP_GATEWAY_PINS`),
+//! holding, per backend, each pinned tool's hash and definition and the last definition seen
+//! for each tool that is held back (changed, new under `trust: review`, or blocked by the
+//! scan), so `tools diff` can show old against new and `tools approve` can accept exactly
+//! what was shown, without a running gateway.
+//!
+//! One file per config, because backend names belong to a config: two projects may each
+//! call a different server `github`. The file is written atomically and owner-only (it says
+//! which servers a person uses); the gateway re-reads it when its size or modification time
+//! changes, which is how an approval reaches a running gateway.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::export::file::{Access, write_with};
+
+/// A directory to keep pin files in instead of the data dir (tests, portable setups).
+pub const PINS_ENV: &str = "MCP_GATEWAY_PINS";
+
+/// Why the pin file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    #[error("cannot read the pin file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the pin file {} is not valid ({source}); it was left as it is and no tool is pinned \
+         until it is fixed or removed",
+        path.display()
+    )]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write the pin file {}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
+}
+
+/// The file as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PinFile {
+    /// The `gateway.yaml` these pins belong to, for a person reading the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerPins>,
+}
+
+/// One backend's pins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerPins {
+    /// A hash of the backend's command and arguments (or URL) when it was pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Accepted definitions, by tool name.
+    #[serde(default)]
+    pub tools: BTreeMap<String, Pin>,
+    /// Definitions seen but held back, by tool name: what `tools approve` accepts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, Pending>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pin {
+    pub sha256: String,
+    pub definition: Value,
+    pub pinned_at: String,
+    /// Accepted by a person (`tools approve`), not at first sight: the scan's blocking
+    /// findings on exactly this definition are then shown as warnings.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub sha256: String,
+    pub definition: Value,
+    pub seen_at: String,
+    /// Why it is held, in words (`description changed`, `new tool`, `blocked: …`).
+    pub why: Vec<String>,
+}
+
+/// Where pin files live: `$MCP_GATEWAY_PINS`, else `<data dir>/pins`.
+pub fn pins_dir() -> Option<PathBuf> {
+    match std::env::var_os(PINS_ENV) {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => {
+            directories::ProjectDirs::from("", "", "mcp-gateway").map(|d| d.data_dir().join("pins"))
+        }
+    }
+}
+
+/// The pin file of the config at `source` (`None`: the built-in defaults).
+pub fn pin_file(dir: &Path, source: Option<&Path>) -> PathBuf {
+    let Some(source) = source else {
+        return dir.join("default.json");
+    };
+    let real = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let digest = Sha256::digest(real.to_string_lossy().as_bytes());
+    let tag: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let stem: String = real
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    dir.join(format!("{stem}-{tag}.json"))
+}
+
+/// What identifies one version of the file on disk.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// Reads `path`; a missing file is an empty store.
+pub fn read(path: &Path) -> Result<PinFile, PinError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|source| PinError::Parse {
+            path: path.to_owned(),
+            source,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PinFile::default()),
+        Err(source) => Err(PinError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Writes `file` to `path` atomically, owner-only.
+pub fn write(path: &Path, file: &PinFile) -> Result<(), PinError> {
+    let mut text = serde_json::to_string_pretty(file).map_err(|e| PinError::Write {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    write_with(path, text.as_bytes(), Access::Private).map_err(|e| PinError::Write {
+        path: path.to_owned(),
+        message: format!("{e:#}"),
+    })
+}
+
+/// The pin file of one config, cached in memory and re-read when it changes on disk.
+pub struct PinStore {
+    path: PathBuf,
+    config: Option<String>,
+    state: Mutex<Loaded>,
+}
+
+struct Loaded {
+    stamp: Stamp,
+    /// `Err` while the file on disk does not parse: nothing is pinned or written then.
+    file: Result<PinFile, String>,
+}
+
+impl PinStore {
+    pub fn open(path: PathBuf, config: Option<&Path>) -> PinStore {
+        let store = PinStore {
+            config: config.map(|c| c.display().to_string()),
+            state: Mutex::new(Loaded {
+                stamp: None,
+                file: Ok(PinFile::default()),
+            }),
+            path,
+        };
+        store.reload();
+        store
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reload(&self) {
+        let mut state = self.lock();
+        state.stamp = stamp(&self.path);
+        state.file = read(&self.path).map_err(|e| e.to_string());
+        if let Err(e) = &state.file {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Re-read the file if it changed on disk since it was last read or written; whether
+    /// it did. One `stat` when it did not.
+    pub fn refresh(&self) -> bool {
+        let now = stamp(&self.path);
+        if self.lock().stamp == now {
+            return false;
+        }
+        self.reload();
+        true
+    }
+
+    /// Why the file is not in use, if it is not.
+    pub fn problem(&self) -> Option<String> {
+        self.lock().file.as_ref().err().cloned()
+    }
+
+    /// Run `change` on the current pins (re-read first if the file changed) and write the
+    /// file when it changed them. `None` when the file is unusable (see [`PinStore::problem`]).
+    pub fn update<T>(&self, change: impl FnOnce(&mut PinFile) -> T) -> Option<T> {
+        self.refresh();
+        let mut state = self.lock();
+        let file = state.file.as_mut().ok()?;
+        let before = file.clone();
+        let out = change(file);
+        if *file != before {
+            if file.config.is_none() {
+                file.config.clone_from(&self.config);
+            }
+            match write(&self.path, file) {
+                Ok(()) => state.stamp = stamp(&self.path),
+                // Pins stay in memory for this run; the next change tries again.
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+        Some(out)
+    }
+
+    /// A copy of the current pins.
+    pub fn snapshot(&self) -> Option<PinFile> {
+        self.refresh();
+        self.lock().file.as_ref().ok().cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn pin_files_are_per_config_and_readable() {
+        let dir = Path::new("/data/pins");
+        let a = pin_file(dir, Some(Path::new("/nonexistent/a/gateway.yaml")));
+        let b = pin_file(dir, Some(Path::new("/nonexistent/b/gateway.yaml")));
+        assert_ne!(a, b);
+        assert!(
+            a.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("gateway-")
+        );
+        assert_eq!(pin_file(dir, None), dir.join("default.json"));
+    }
+}
