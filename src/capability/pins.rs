@@ -8,12 +8,14 @@
 //! hash is [`super::pin::digest`]: the text without any `sha256:` line, so an in-file pin
 //! line of the older format neither helps nor hurts.
 
+use crate::export::file::{Access, write_with};
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use crate::export::file::{Access, write_with};
 
 /// The store's file name inside the data directory.
 pub const PINS_FILE: &str = "capability-pins.json";
@@ -54,11 +56,8 @@ pub enum StoreError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("cannot write the capability pins {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot write the capability pins {}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
 }
 
 /// The pin store at one path.
@@ -130,24 +129,14 @@ impl PinStore {
                 },
             );
         }
-        let text =
+        let mut text =
             serde_json::to_string_pretty(&StoreFile { version: 1, files }).unwrap_or_default();
-        self.write(&text).map_err(|source| StoreError::Write {
+        text.push('\n');
+        // Atomic and owner-only, like the tool pins: it names the files a person uses.
+        write_with(&self.path, text.as_bytes(), Access::Private).map_err(|e| StoreError::Write {
             path: self.path.clone(),
-            source,
+            message: format!("{e:#}"),
         })
-    }
-
-    fn write(&self, text: &str) -> std::io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{PINS_FILE}.{}.tmp", std::process::id()));
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, &self.path)
     }
 }
 

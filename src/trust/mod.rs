@@ -243,7 +243,14 @@ impl Trust {
             .collect();
         let pinned = match (backend, &self.store) {
             (Some(backend), Some(store)) if backend.mode != TrustMode::Off => {
-                store.update(|file| pin(file, server, backend, tools, &scanned))
+                let decisions = store.update(|file| pin(file, server, backend, tools, &scanned));
+                if decisions
+                    .as_ref()
+                    .is_some_and(|d| d.iter().any(|(holds, _)| !holds.is_empty()))
+                {
+                    store.flush();
+                }
+                decisions
             }
             _ => None,
         };

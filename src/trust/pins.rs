@@ -12,8 +12,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -160,27 +160,51 @@ pub fn write(path: &Path, file: &PinFile) -> Result<(), PinError> {
     })
 }
 
+/// Within this long of the last write, a change is written once the burst is over, not at
+/// once: hundreds of backends listing their tools at start would otherwise rewrite the
+/// whole (growing) file once each, blocking the runtime's few threads on disk.
+const BURST: Duration = Duration::from_millis(250);
+
 /// The pin file of one config, cached in memory and re-read when it changes on disk.
 pub struct PinStore {
     path: PathBuf,
     config: Option<String>,
-    state: Mutex<Loaded>,
+    state: Arc<Mutex<Loaded>>,
 }
 
 struct Loaded {
     stamp: Stamp,
     /// `Err` while the file on disk does not parse: nothing is pinned or written then.
     file: Result<PinFile, String>,
+    /// When this process last wrote the file.
+    written: Option<Instant>,
+    /// Changes not written yet; a thread writes them at the end of the burst.
+    pending: bool,
+}
+
+impl Loaded {
+    fn write(&mut self, path: &Path) {
+        let Ok(file) = &self.file else { return };
+        match write(path, file) {
+            Ok(()) => self.stamp = stamp(path),
+            // Pins stay in memory for this run; the next change tries again.
+            Err(e) => tracing::error!("{e}"),
+        }
+        self.written = Some(Instant::now());
+        self.pending = false;
+    }
 }
 
 impl PinStore {
     pub fn open(path: PathBuf, config: Option<&Path>) -> PinStore {
         let store = PinStore {
             config: config.map(|c| c.display().to_string()),
-            state: Mutex::new(Loaded {
+            state: Arc::new(Mutex::new(Loaded {
                 stamp: None,
                 file: Ok(PinFile::default()),
-            }),
+                written: None,
+                pending: false,
+            })),
             path,
         };
         store.reload();
@@ -232,13 +256,34 @@ impl PinStore {
             if file.config.is_none() {
                 file.config.clone_from(&self.config);
             }
-            match write(&self.path, file) {
-                Ok(()) => state.stamp = stamp(&self.path),
-                // Pins stay in memory for this run; the next change tries again.
-                Err(e) => tracing::error!("{e}"),
+            let in_burst = state.written.is_some_and(|at| at.elapsed() < BURST);
+            if !in_burst {
+                state.write(&self.path);
+            } else if !state.pending {
+                state.pending = true;
+                let (shared, path) = (Arc::clone(&self.state), self.path.clone());
+                std::thread::spawn(move || {
+                    std::thread::sleep(BURST);
+                    let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    // Someone else wrote the file meanwhile (an approval): theirs stands,
+                    // and what was pending is pinned again when next listed.
+                    if state.pending && stamp(&path) == state.stamp {
+                        state.write(&path);
+                    }
+                    state.pending = false;
+                });
             }
         }
         Some(out)
+    }
+
+    /// Write now what a burst left pending: a tool was just held back, and `tools diff`
+    /// and `tools approve` read the file.
+    pub fn flush(&self) {
+        let mut state = self.lock();
+        if state.pending {
+            state.write(&self.path);
+        }
     }
 
     /// A copy of the current pins.

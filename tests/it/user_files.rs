@@ -413,21 +413,36 @@ fn project_scope_export_names_mcp_gateway_from_path_and_a_project_relative_confi
 
 #[cfg(unix)]
 #[test]
-fn cap_pin_writes_through_the_one_writer_and_keeps_the_file_mode() {
+fn cap_pin_leaves_the_file_as_it_is_and_records_the_approval_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let home = Home::new();
     let file = home.path("hello.yaml");
-    std::fs::write(
-        &file,
-        "name: hello\ndescription: Say hello.\nproviders:\n  primary:\n    config:\n      base_url: https://example.com\n      path: /hello\n",
-    )
-    .unwrap();
+    let text = "name: hello\ndescription: Say hello.\nproviders:\n  primary:\n    config:\n      base_url: https://example.com\n      path: /hello\n";
+    std::fs::write(&file, text).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(home.config(), "backends: {}\n").unwrap();
-    let out = home.run(&["cap", "pin", file.to_str().unwrap()]);
+    let data = home.path("data");
+    let out = home
+        .command(&gateway_bin())
+        .env("MCP_GATEWAY_DATA_DIR", &data)
+        .arg("--config")
+        .arg(home.config())
+        .args(["cap", "pin", file.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", all_output(&out));
-    assert!(std::fs::read_to_string(&file).unwrap().contains("sha256:"));
+    // The approval lives outside the file, so whoever edits the file cannot re-approve it.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
     assert_eq!(mode(&file), 0o600);
+    let approvals = data.join("capability-pins.json");
+    assert!(
+        std::fs::read_to_string(&approvals)
+            .unwrap()
+            .contains("hello"),
+        "{}",
+        approvals.display()
+    );
+    assert_eq!(mode(&approvals), 0o600);
 }
 
 #[test]
