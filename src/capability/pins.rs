@@ -8,7 +8,6 @@
 //! hash is [`super::pin::digest`]: the text without any `sha256:` line, so an in-file pin
 //! line of the older format neither helps nor hurts.
 
-use crate::export::file::{Access, write_with};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
