@@ -25,7 +25,7 @@ pub fn now() -> String {
 
 /// Days since 1970-01-01 → (year, month, day): the proleptic-Gregorian days-to-civil
 /// conversion in 400-year eras.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
