@@ -110,13 +110,14 @@ fn sorted(value: &Value) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use std::sync::Arc;
 
     use super::*;
 
-    fn tool(description: &str, schema: Value) -> Tool {
+    /// A tool named `t` with this description and input schema.
+    pub(crate) fn tool(description: &str, schema: Value) -> Tool {
         let Value::Object(schema) = schema else {
             panic!("object")
         };

@@ -313,18 +313,10 @@ static URL: LazyLock<Regex> =
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use std::sync::Arc;
-
     use serde_json::json;
 
     use super::*;
-
-    fn tool(description: &str, schema: Value) -> Tool {
-        let Value::Object(schema) = schema else {
-            panic!("object")
-        };
-        Tool::new("t".to_owned(), description.to_owned(), Arc::new(schema))
-    }
+    use crate::trust::canonical::tests::tool;
 
     fn kinds(t: &Tool) -> Vec<(FindingKind, Action)> {
         scan(t, &ScanPolicy::default())
