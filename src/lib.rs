@@ -38,6 +38,7 @@ pub mod export;
 pub mod framing;
 pub mod gateway;
 pub mod http;
+pub mod mrtr;
 pub mod policy;
 pub mod proxy;
 pub mod registry;

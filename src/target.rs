@@ -88,12 +88,15 @@ impl BackendHandle {
     }
 }
 
-/// The client a call is made for: where its progress goes and when it gives up.
-#[derive(Clone)]
+/// The client a call is made for: where its progress goes and when it gives up
+/// (`default()`: no client, as for a terminal command).
+#[derive(Clone, Default)]
 pub struct Caller {
     pub peer: Option<Peer<RoleServer>>,
     pub progress_token: Option<ProgressToken>,
     pub cancelled: CancellationToken,
+    /// Where the backends' requests go during a 2026-07-28 client's tool call.
+    pub round: Option<crate::relay::Round>,
 }
 
 /// Why a call produced no backend result.

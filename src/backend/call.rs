@@ -58,7 +58,9 @@ impl Call<'_> {
         caller: Caller,
     ) -> Result<CallToolResult, CallError> {
         let mcp = self.mcp;
-        let _calling = mcp.relay.calling(self.backend, caller.peer.as_ref());
+        let _calling = mcp
+            .relay
+            .calling(self.backend, caller.peer.as_ref(), caller.round.as_ref());
         // The timeout restarts on each progress notification: a long job that reports
         // progress is alive, a silent one past its budget is not.
         let options = PeerRequestOptions::with_timeout(mcp.timeout).reset_timeout_on_progress();
@@ -108,7 +110,10 @@ impl Call<'_> {
         request: ClientRequest,
         caller: Caller,
     ) -> Result<ServerResult, CallError> {
-        let _calling = self.mcp.relay.calling(self.backend, caller.peer.as_ref());
+        let _calling =
+            self.mcp
+                .relay
+                .calling(self.backend, caller.peer.as_ref(), caller.round.as_ref());
         let options = PeerRequestOptions::with_timeout(self.mcp.timeout);
         let handle = self
             .mcp

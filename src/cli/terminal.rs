@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
 use crate::backend::Caller;
@@ -37,7 +36,7 @@ pub(super) async fn search(
         .call_meta(
             MetaTool::SearchTools,
             as_object(json!({ "query": query, "limit": 1 })),
-            no_caller(),
+            Caller::default(),
         )
         .await;
     engine.wait_semantic(SEMANTIC_LIMIT).await;
@@ -48,7 +47,7 @@ pub(super) async fn search(
     }
     let outcome = engine
         .gateway
-        .call_meta(MetaTool::SearchTools, as_object(args), no_caller())
+        .call_meta(MetaTool::SearchTools, as_object(args), Caller::default())
         .await;
     engine.stop().await;
     let value = match outcome {
@@ -108,7 +107,7 @@ pub(super) async fn call(
             server,
             tool,
             arguments,
-            no_caller(),
+            Caller::default(),
             crate::policy::Route::Invoke,
         )
         .await;
@@ -153,14 +152,6 @@ fn print_result(result: &CallToolResult) {
             "{}",
             serde_json::to_string_pretty(structured).unwrap_or_default()
         );
-    }
-}
-
-fn no_caller() -> Caller {
-    Caller {
-        peer: None,
-        progress_token: None,
-        cancelled: CancellationToken::new(),
     }
 }
 

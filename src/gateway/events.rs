@@ -133,11 +133,7 @@ impl Gateway {
         for uri in uris {
             let snap = self.inner.registry.snapshot();
             let ns = proxy::namespace(&snap);
-            let caller = crate::target::Caller {
-                peer: None,
-                progress_token: None,
-                cancelled: CancellationToken::new(),
-            };
+            let caller = crate::target::Caller::default();
             if let Err(e) = proxy::resources::subscribe(&snap, &ns, uri, on, caller).await {
                 tracing::warn!("subscription to {uri} not forwarded: {e}");
             }

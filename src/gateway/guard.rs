@@ -99,15 +99,7 @@ impl Gateway {
             }
             Decision::Confirm(reason) => reason,
         };
-        let asked = policy::ask(
-            caller.peer.as_ref(),
-            server,
-            name,
-            arguments,
-            &reason,
-            &caller.cancelled,
-        )
-        .await;
+        let asked = policy::ask(caller, server, name, arguments, &reason).await;
         match asked {
             Confirmation::Confirmed => Ok(Admitted::Confirmed),
             Confirmation::Declined(how) => Err(Refused::NotConfirmed(format!(

@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditLog;
 use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
+use crate::mrtr::{Rounds, StartCall};
 use crate::policy::Route;
 use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
@@ -116,6 +117,8 @@ struct Inner {
     hidden: Mutex<Option<Arc<guard::Hidden>>>,
     /// The audit log, when `audit:` asks for one; replaced by a reload.
     audit: Mutex<Option<Arc<AuditLog>>>,
+    /// 2026-07-28 clients' calls parked on their answers to backends' requests.
+    rounds: Arc<Rounds>,
 }
 
 impl Gateway {
@@ -144,6 +147,7 @@ impl Gateway {
                 relay,
                 hidden: Mutex::new(None),
                 audit: Mutex::new(config.audit.clone().map(|a| Arc::new(AuditLog::new(a)))),
+                rounds: Arc::new(Rounds::default()),
             }),
             scope: None,
         }
@@ -349,9 +353,9 @@ impl ServerHandler for Gateway {
 
     async fn discover(
         &self,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, ErrorData> {
-        self.inner.relay.client_is_modern();
+        self.modern(&context);
         Ok(DiscoverResult::from_server_info(
             self.supported_protocol_versions().into_owned(),
             self.get_info(),
@@ -467,21 +471,64 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if context
-            .protocol_version()
-            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28)
-        {
-            self.inner.relay.client_is_modern();
+        let scope = scope_of(&context);
+        let gateway = self.scoped(scope.clone());
+        if !self.modern(&context) {
+            let mut result = gateway
+                .call(&request.name, request.arguments, proxied::caller(&context))
+                .await?;
+            // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it. It
+            // is envelope, not content: rmcp strips it again for older clients.
+            result.result_type.get_or_insert(ResultType::COMPLETE);
+            return Ok(result.into());
         }
-        let caller = proxied::caller(&context);
-        let gateway = self.scoped(scope_of(&context));
-        let mut result = gateway
-            .call(&request.name, request.arguments, caller)
-            .await?;
-        // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it. It is
-        // envelope, not content: rmcp strips it again for older clients.
-        result.result_type.get_or_insert(ResultType::COMPLETE);
-        Ok(result.into())
+        // A 2026-07-28 client: the call may take rounds of input (see `mrtr`).
+        let client = context.client_info().map(|i| i.name).unwrap_or_default();
+        let capabilities = context.client_capabilities().unwrap_or_default();
+        let peer = context.peer.clone();
+        let (name, arguments) = (request.name.to_string(), request.arguments.clone());
+        let start: StartCall = Box::new(move |round, cancelled| {
+            Box::pin(async move {
+                // No progress: the request that asked for it is answered before the call
+                // ends, whenever the call takes a round.
+                let caller = Caller {
+                    peer: Some(peer),
+                    progress_token: None,
+                    cancelled,
+                    round: Some(round),
+                };
+                let mut result = gateway.call(&name, arguments, caller).await?;
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(result)
+            })
+        });
+        let principal = scope.as_ref().map_or("", |s| s.key.as_str());
+        self.inner
+            .rounds
+            .call(
+                &request,
+                principal,
+                (&client, capabilities),
+                &context.ct,
+                start,
+            )
+            .await
+    }
+}
+
+impl Gateway {
+    /// Whether `context` is a 2026-07-28 request; the relay and the backends learn of
+    /// the first one as they learn of an `initialize`.
+    fn modern(&self, context: &RequestContext<RoleServer>) -> bool {
+        let modern = context
+            .protocol_version()
+            .is_some_and(|v| v >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        if modern {
+            let capabilities = context.client_capabilities().unwrap_or_default();
+            self.inner.relay.client_is_modern(capabilities);
+            self.inner.client_ready.cancel();
+        }
+        modern
     }
 }
 

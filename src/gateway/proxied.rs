@@ -34,6 +34,7 @@ pub(super) fn caller(context: &RequestContext<RoleServer>) -> Caller {
         progress_token: context.meta.get_progress_token(),
         peer: Some(context.peer.clone()),
         cancelled: context.ct.clone(),
+        round: None,
     }
 }
 

@@ -7,11 +7,12 @@
 use std::time::Duration;
 
 use rmcp::model::{
-    ElicitRequestParams, ElicitationAction, ElicitationSchema, JsonObject, ProtocolVersion,
+    ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema, JsonObject,
+    ProtocolVersion,
 };
 use rmcp::service::ElicitationMode;
-use rmcp::{Peer, RoleServer};
-use tokio_util::sync::CancellationToken;
+
+use crate::target::Caller;
 
 /// How long the user has to answer. A person reads and decides; a client that never
 /// answers must not hold the call forever.
@@ -31,21 +32,31 @@ pub enum Confirmation {
     Unavailable(String),
 }
 
-/// Asks the user of `peer` to confirm calling `tool` on `server` with `arguments`.
+/// Asks the user of `caller` to confirm calling `tool` on `server` with `arguments`.
 ///
 /// With no peer the call comes from the terminal (`mcp-gateway call`), where the user typed
 /// the server, tool and arguments themselves: that is the confirmation.
 pub async fn ask(
-    peer: Option<&Peer<RoleServer>>,
+    caller: &Caller,
     server: &str,
     tool: &str,
     arguments: &JsonObject,
     reason: &str,
-    cancelled: &CancellationToken,
 ) -> Confirmation {
-    let Some(peer) = peer else {
+    let Some(peer) = &caller.peer else {
         return Confirmation::Confirmed;
     };
+    let params = match question(server, tool, arguments, reason) {
+        Ok(params) => params,
+        Err(e) => return Confirmation::Unavailable(format!("cannot build the question: {e}")),
+    };
+    // A 2026-07-28 client is asked inside an `InputRequiredResult` (see `mrtr`).
+    if let Some(round) = &caller.round {
+        return match round.elicit(params, ANSWER_WAIT, &caller.cancelled).await {
+            Ok(result) => read(&result),
+            Err(e) => Confirmation::Unavailable(format!("asking the user failed: {e}")),
+        };
+    }
     // An initialize-era client has peer info; a 2026-07-28 client never sends
     // `initialize`, and that revision forbids requests from the server to the client.
     let version = peer.peer_info().map(|i| i.protocol_version.clone());
@@ -55,7 +66,8 @@ pub async fn ask(
     {
         return Confirmation::Unavailable(
             "this client speaks MCP 2026-07-28, where a server may not send requests \
-             (such as elicitation) to the client during a call"
+             (such as elicitation) to the client, and this request is not a tool call the \
+             gateway can answer with an InputRequiredResult"
                 .into(),
         );
     }
@@ -69,48 +81,58 @@ pub async fn ask(
                 .into(),
         );
     }
+    let answer = tokio::select! {
+        a = peer.create_elicitation_with_timeout(params, Some(ANSWER_WAIT)) => a,
+        () = caller.cancelled.cancelled() => {
+            return Confirmation::Declined("the client cancelled the call".into());
+        }
+    };
+    match answer {
+        Ok(result) => read(&result),
+        Err(e) => Confirmation::Unavailable(format!("asking the user failed: {e}")),
+    }
+}
+
+/// The form: one required box to tick.
+fn question(
+    server: &str,
+    tool: &str,
+    arguments: &JsonObject,
+    reason: &str,
+) -> Result<ElicitRequestParams, String> {
     let schema = ElicitationSchema::builder()
         .required_bool_with(FIELD, |b| {
             b.title(format!("Run {tool} on {server}"))
                 .description("Tick to let this call through; anything else stops it.")
         })
-        .build();
-    let schema = match schema {
-        Ok(s) => s,
-        Err(e) => return Confirmation::Unavailable(format!("cannot build the question: {e}")),
-    };
-    let params = ElicitRequestParams::FormElicitationParams {
+        .build()?;
+    Ok(ElicitRequestParams::FormElicitationParams {
         meta: None,
         message: message(server, tool, arguments, reason),
         requested_schema: schema,
-    };
-    let answer = tokio::select! {
-        a = peer.create_elicitation_with_timeout(params, Some(ANSWER_WAIT)) => a,
-        () = cancelled.cancelled() => {
-            return Confirmation::Declined("the client cancelled the call".into());
-        }
-    };
-    match answer {
-        Ok(result) => match result.action {
-            ElicitationAction::Accept => {
-                let yes = result
-                    .content
-                    .as_ref()
-                    .and_then(|c| c.get(FIELD))
-                    .and_then(serde_json::Value::as_bool)
-                    == Some(true);
-                if yes {
-                    Confirmation::Confirmed
-                } else {
-                    Confirmation::Declined(format!("the user did not tick `{FIELD}`"))
-                }
+    })
+}
+
+/// Only an accepted form with the box ticked is a yes.
+fn read(result: &ElicitResult) -> Confirmation {
+    match result.action {
+        ElicitationAction::Accept => {
+            let yes = result
+                .content
+                .as_ref()
+                .and_then(|c| c.get(FIELD))
+                .and_then(serde_json::Value::as_bool)
+                == Some(true);
+            if yes {
+                Confirmation::Confirmed
+            } else {
+                Confirmation::Declined(format!("the user did not tick `{FIELD}`"))
             }
-            ElicitationAction::Decline => Confirmation::Declined("the user declined".into()),
-            ElicitationAction::Cancel => Confirmation::Declined("the user cancelled".into()),
-            // A newer answer this build does not know is not a yes.
-            _ => Confirmation::Declined("the client gave no clear yes".into()),
-        },
-        Err(e) => Confirmation::Unavailable(format!("asking the user failed: {e}")),
+        }
+        ElicitationAction::Decline => Confirmation::Declined("the user declined".into()),
+        ElicitationAction::Cancel => Confirmation::Declined("the user cancelled".into()),
+        // A newer answer this build does not know is not a yes.
+        _ => Confirmation::Declined("the client gave no clear yes".into()),
     }
 }
 

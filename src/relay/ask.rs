@@ -19,11 +19,11 @@ use rmcp::model::{
 use rmcp::service::{PeerRequestOptions, RequestContext, ServiceError};
 use rmcp::{Peer, RoleClient};
 
-use super::{LegacyClient, Relay, RelayError};
+use super::{LegacyClient, Recipient, Relay, RelayError};
 
-const SAMPLING: &str = "sampling/createMessage";
-const ELICITATION: &str = "elicitation/create";
-const ROOTS: &str = "roots/list";
+pub(super) const SAMPLING: &str = "sampling/createMessage";
+pub(super) const ELICITATION: &str = "elicitation/create";
+pub(super) const ROOTS: &str = "roots/list";
 
 /// The longest the gateway itself waits for the client's answer (restarted by each
 /// progress step). A backend's own, usually shorter, timeout ends the wait first: its
@@ -45,7 +45,7 @@ impl Relay {
         ask: Ask,
     ) -> Result<CreateMessageResult, RelayError> {
         let client = self.target(&ask.backend, SAMPLING)?;
-        let Some(sampling) = &client.capabilities.sampling else {
+        let Some(sampling) = &client.capabilities().sampling else {
             return Err(not_declared(SAMPLING, "sampling", &client));
         };
         if (params.tools.is_some() || params.tool_choice.is_some()) && sampling.tools.is_none() {
@@ -79,7 +79,7 @@ impl Relay {
     /// `roots/list`: the client's roots, or an error — never an empty list in its place.
     pub async fn list_roots(&self, ask: Ask) -> Result<ListRootsResult, RelayError> {
         let client = self.target(&ask.backend, ROOTS)?;
-        if client.capabilities.roots.is_none() {
+        if client.capabilities().roots.is_none() {
             return Err(not_declared(ROOTS, "roots", &client));
         }
         let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
@@ -114,7 +114,7 @@ impl Relay {
         let client = self.target(&ask.backend, method)?;
         let params = request.params.as_ref();
         if method == SAMPLING {
-            let Some(sampling) = &client.capabilities.sampling else {
+            let Some(sampling) = &client.capabilities().sampling else {
                 return Err(not_declared(SAMPLING, "sampling", &client));
             };
             let tools =
@@ -139,6 +139,20 @@ impl Relay {
     }
 
     async fn send(
+        &self,
+        recipient: &Recipient,
+        method: &'static str,
+        request: ServerRequest,
+        ask: Ask,
+    ) -> Result<ClientResult, RelayError> {
+        match recipient {
+            Recipient::Session(client) => self.send_to(client, method, request, ask).await,
+            Recipient::Round(round) => round.ask(method, request, &ask.context).await,
+        }
+    }
+
+    /// The request sent to an initialize-era client as a request of the gateway's own.
+    async fn send_to(
         &self,
         client: &LegacyClient,
         method: &'static str,
@@ -218,8 +232,8 @@ impl Relay {
 
 /// Form or URL elicitation, each only if declared (an empty `elicitation: {}` means
 /// form, as in 2025-06-18).
-fn check_mode(client: &LegacyClient, url: bool) -> Result<(), RelayError> {
-    missing_mode(&client.capabilities, url).map_or(Ok(()), |capability| {
+pub(super) fn check_mode(client: &Recipient, url: bool) -> Result<(), RelayError> {
+    missing_mode(client.capabilities(), url).map_or(Ok(()), |capability| {
         Err(not_declared(ELICITATION, capability, client))
     })
 }
@@ -240,15 +254,11 @@ fn missing_mode(capabilities: &ClientCapabilities, url: bool) -> Option<&'static
     }
 }
 
-fn not_declared(
-    method: &'static str,
-    capability: &'static str,
-    client: &LegacyClient,
-) -> RelayError {
+fn not_declared(method: &'static str, capability: &'static str, client: &Recipient) -> RelayError {
     RelayError::NotDeclared {
         method,
         capability,
-        client: client.name.clone(),
+        client: client.client().to_owned(),
     }
 }
 

@@ -20,10 +20,17 @@ pub enum RelayError {
     NoClient { method: &'static str },
     #[error(
         "`{method}` cannot be relayed: the client speaks MCP 2026-07-28, where servers may not \
-         send requests to clients (they return an InputRequiredResult instead), and the gateway \
-         does not turn a direct request from a backend into one"
+         send requests to clients; the gateway turns a backend's request into an \
+         InputRequiredResult only during a tool call, and this one came outside any (at start, \
+         or during a prompt, resource or completion request)"
     )]
     ModernClient { method: &'static str },
+    #[error(
+        "`{method}` cannot be relayed: the client speaks MCP 2026-07-28, where it is asked \
+         through an InputRequiredResult, and this request's parameters do not fit that \
+         protocol's types"
+    )]
+    Untyped { method: &'static str },
     #[error(
         "`{method}` cannot be relayed: the client `{client}` did not declare the `{capability}` \
          capability (and the gateway declared none to this backend)"
@@ -60,6 +67,7 @@ impl RelayError {
         match self {
             RelayError::NoClient { .. } => "no_client",
             RelayError::ModernClient { .. } => "client_protocol_2026_07_28",
+            RelayError::Untyped { .. } => "not_an_input_request",
             RelayError::NotDeclared { .. } => "client_capability_not_declared",
             RelayError::Ambiguous { .. } => "client_ambiguous",
             RelayError::Timeout { .. } => "client_timeout",
@@ -81,6 +89,7 @@ impl From<RelayError> for ErrorData {
             // What a client without the feature answers: it has no such method.
             RelayError::NoClient { .. }
             | RelayError::ModernClient { .. }
+            | RelayError::Untyped { .. }
             | RelayError::NotDeclared { .. } => {
                 ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, data)
             }

@@ -18,7 +18,9 @@
 //! actor reconnects it once, declaring them ([`Relay::declared`] changed). Restarting is
 //! the only way: MCP has no re-initialize, and a backend reads client capabilities once
 //! (server-everything registers its sampling/roots tools at `initialized`). A 2026-07-28
-//! client cannot take server→client requests at all, so backends are told of none.
+//! client declares its capabilities on each request: backends are told those of its first
+//! one, and a backend's request during one of its tool calls goes back to it inside an
+//! `InputRequiredResult` (see [`Round`]).
 //!
 //! Errors toward a backend (the client cannot serve it, gave up, timed out) are JSON-RPC
 //! errors built here, on the backend-facing wire: `gateway` builds those of the client's.
@@ -31,6 +33,7 @@ mod ask;
 mod declare;
 mod error;
 mod progress;
+mod round;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -43,6 +46,7 @@ use crate::config::Scope;
 
 pub use ask::{Ask, RELAY_TIMEOUT};
 pub use error::RelayError;
+pub use round::{InputAsk, Round};
 
 /// Who the primary client is (the one backends are declared), as far as server→client
 /// requests go.
@@ -53,8 +57,9 @@ pub enum Client {
     Unknown,
     /// An initialize-era client: what it declared, and where to send requests.
     Legacy(Arc<LegacyClient>),
-    /// A 2026-07-28 client: server→client requests are replaced by MRTR there.
-    Modern,
+    /// A 2026-07-28 client, with what its first request declared: server→client
+    /// requests are replaced by MRTR there.
+    Modern(Arc<ClientCapabilities>),
 }
 
 /// An initialize-era client (the stdio client, or one HTTP session).
@@ -78,10 +83,35 @@ impl LegacyClient {
 }
 
 /// A backend call in flight, and the handshake of the client it is made for (`None`: a
-/// 2026-07-28 client or no client).
+/// 2026-07-28 client or no client), or the round of a 2026-07-28 client's tool call.
 struct InFlight {
     backend: Arc<str>,
     client: Option<Arc<InitializeRequestParams>>,
+    round: Option<Round>,
+}
+
+/// Where a backend's request goes.
+enum Recipient {
+    /// To an initialize-era client, as a request of its own.
+    Session(Arc<LegacyClient>),
+    /// Into the `InputRequiredResult` of a 2026-07-28 client's call.
+    Round(Round),
+}
+
+impl Recipient {
+    fn client(&self) -> &str {
+        match self {
+            Recipient::Session(c) => &c.name,
+            Recipient::Round(r) => &r.client,
+        }
+    }
+
+    fn capabilities(&self) -> &ClientCapabilities {
+        match self {
+            Recipient::Session(c) => &c.capabilities,
+            Recipient::Round(r) => &r.capabilities,
+        }
+    }
 }
 
 /// A live backend connection: its name and its peer.
@@ -151,14 +181,21 @@ impl Relay {
         });
     }
 
-    /// A backend call is in flight for the client behind `peer` until the guard drops.
-    pub fn calling(self: &Arc<Self>, backend: &str, peer: Option<&Peer<RoleServer>>) -> Calling {
+    /// A backend call is in flight for the client behind `peer` (through `round`, for a
+    /// 2026-07-28 client's tool call) until the guard drops.
+    pub fn calling(
+        self: &Arc<Self>,
+        backend: &str,
+        peer: Option<&Peer<RoleServer>>,
+        round: Option<&Round>,
+    ) -> Calling {
         let id = self
             .next_backend
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let call = InFlight {
             backend: Arc::from(backend),
             client: peer.and_then(Peer::peer_info),
+            round: round.cloned(),
         };
         lock(&self.calls).insert(id, call);
         Calling {
@@ -167,16 +204,26 @@ impl Relay {
         }
     }
 
-    /// The client a request from `backend` is for: the one whose calls to that backend are
-    /// in flight, or, with none in flight, the primary client. Several clients calling
-    /// the same backend at once cannot be told apart (a stdio backend's request carries
-    /// nothing that links it to a call): an error says so rather than guess.
-    fn target(&self, backend: &str, method: &'static str) -> Result<Arc<LegacyClient>, RelayError> {
-        let callers: Vec<Option<Arc<InitializeRequestParams>>> = lock(&self.calls)
-            .values()
-            .filter(|c| &*c.backend == backend)
-            .map(|c| c.client.clone())
-            .collect();
+    /// Where a request from `backend` goes: to the client whose calls to that backend are
+    /// in flight, or, with none in flight, to the primary client. Several clients (or
+    /// calls of a 2026-07-28 client) at once cannot be told apart (a stdio backend's
+    /// request carries nothing that links it to a call): an error says so rather than
+    /// guess.
+    fn target(&self, backend: &str, method: &'static str) -> Result<Recipient, RelayError> {
+        let mut rounds: Vec<Round> = Vec::new();
+        let mut callers: Vec<Option<Arc<InitializeRequestParams>>> = Vec::new();
+        for call in lock(&self.calls).values() {
+            if &*call.backend != backend {
+                continue;
+            }
+            match &call.round {
+                Some(round) if !rounds.iter().any(|r| r.same(round)) => {
+                    rounds.push(round.clone());
+                }
+                Some(_) => {}
+                None => callers.push(call.client.clone()),
+            }
+        }
         // A client's handshake, as its peer keeps it: every call made for that client
         // carries the same `Arc` (rmcp stores it once the handshake is done), which is how
         // a backend's request is matched to the client whose call caused it.
@@ -200,13 +247,16 @@ impl Relay {
                 None => modern = true,
             }
         }
-        match (found.len(), modern) {
-            (1, false) => Ok(found.remove(0)),
-            (0, true) => Err(RelayError::ModernClient { method }),
-            (0, false) => match self.client() {
-                Client::Legacy(primary) if primary.allows(backend) => Ok(primary),
+        match (found.len(), rounds.len(), modern) {
+            (1, 0, false) => Ok(Recipient::Session(found.remove(0))),
+            (0, 1, false) => Ok(Recipient::Round(rounds.remove(0))),
+            (0, 0, true) => Err(RelayError::ModernClient { method }),
+            (0, 0, false) => match self.client() {
+                Client::Legacy(primary) if primary.allows(backend) => {
+                    Ok(Recipient::Session(primary))
+                }
                 Client::Legacy(_) | Client::Unknown => Err(RelayError::NoClient { method }),
-                Client::Modern => Err(RelayError::ModernClient { method }),
+                Client::Modern(_) => Err(RelayError::ModernClient { method }),
             },
             _ => Err(RelayError::Ambiguous { method }),
         }
@@ -217,12 +267,13 @@ impl Relay {
         self.initialized.send_replace(true);
     }
 
-    /// The client spoke 2026-07-28. An initialize-era session stays what it is: such a
-    /// client may still probe with a 2026-07-28 request.
-    pub fn client_is_modern(&self) {
+    /// The client spoke 2026-07-28, declaring `capabilities` on that request. An
+    /// initialize-era session stays what it is: such a client may still probe with a
+    /// 2026-07-28 request.
+    pub fn client_is_modern(&self, capabilities: ClientCapabilities) {
         self.client.send_if_modified(|client| match client {
             Client::Unknown => {
-                *client = Client::Modern;
+                *client = Client::Modern(Arc::new(capabilities));
                 true
             }
             _ => false,
@@ -238,7 +289,8 @@ impl Relay {
     pub fn declared(&self) -> ClientCapabilities {
         match &*self.client.borrow() {
             Client::Legacy(client) => declare::mirror(&client.capabilities),
-            Client::Unknown | Client::Modern => ClientCapabilities::default(),
+            Client::Modern(capabilities) => declare::mirror(capabilities),
+            Client::Unknown => ClientCapabilities::default(),
         }
     }
 

@@ -7,6 +7,8 @@ The config's backend `fx` is the fixture server, whose `delete_item` says
 `destructiveHint: true`. Through `gateway_invoke`:
 - a legacy (initialize) client with an elicitation callback is asked; its first answer
   declines (the call is refused), its second accepts (the call is made);
+- a 2026-07-28 client with the callback is asked inside an InputRequiredResult, which its
+  SDK answers by retrying the call: accepted, then declined;
 - a client without the callback (auto mode, whatever version it settles on) is refused
   with the reason.
 Which calls reached the backend is for the caller to check in the fixture's log.
@@ -47,6 +49,8 @@ async def run(gateway: str, config: str) -> dict:
     answers = [
         types.ElicitResult(action="decline"),
         types.ElicitResult(action="accept", content={"confirm": True}),
+        types.ElicitResult(action="accept", content={"confirm": True}),
+        types.ElicitResult(action="decline"),
     ]
 
     async def on_elicit(context, request: types.ElicitRequestParams) -> types.ElicitResult:
@@ -77,16 +81,24 @@ async def run(gateway: str, config: str) -> dict:
         plain = await invoke(gw, "echo", {"text": "no question"})
         check(len(asked) == 2 and text(plain) == "no question", "a tool not marked destructive is not asked about", asked)
 
+    async with Client(params, mode="2026-07-28", elicitation_callback=on_elicit, read_timeout_seconds=60) as gw:
+        out["modern_version"] = gw.protocol_version
+        accepted = await invoke(gw, "delete_item", {"id": "py-modern-accepted"})
+        check(not accepted.is_error, "an accepted call runs (2026-07-28)", accepted)
+        check(text(accepted) == "deleted py-modern-accepted", "the backend's answer (2026-07-28)", text(accepted))
+        check(len(asked) == 3 and "py-modern-accepted" in asked[2].get("message", ""),
+              "asked through an InputRequiredResult", asked)
+        declined = await invoke(gw, "delete_item", {"id": "py-modern-declined"})
+        check(declined.is_error and "declined" in text(declined), "a declined call is refused (2026-07-28)", declined)
+        check(len(asked) == 4, "asked again for the second call (2026-07-28)", asked)
+
     async with Client(params, mode="auto", read_timeout_seconds=60) as gw:
         out["auto_version"] = gw.protocol_version
         refused = await invoke(gw, "delete_item", {"id": "py-unasked"})
         check(refused.is_error, "a client that cannot be asked is refused", refused)
         why = text(refused)
         check("was not made" in why, "the refusal says nothing ran", why)
-        if str(gw.protocol_version) >= "2026-07-28":
-            check("2026-07-28" in why, "the refusal names the protocol", why)
-        else:
-            check("elicitation" in why, "the refusal names the missing capability", why)
+        check("elicitation" in why, "the refusal names the missing capability", why)
         out["unasked_refusal"] = why
 
     out["asked"] = len(asked)

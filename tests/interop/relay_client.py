@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Server→client requests through the mcp-gateway binary, driven by the official Python `mcp`
-SDK client in legacy (initialize) mode with real sampling, elicitation and roots callbacks:
-server-everything's trigger-* and get-roots-list tools, server-filesystem started with no
-directories (its allowed directories are the client's roots), and two fixture backends asking
-for sampling at once.
+SDK client with real sampling, elicitation and roots callbacks: server-everything's trigger-* and
+get-roots-list tools, server-filesystem started with no directories (its allowed directories are
+the client's roots), and two fixture backends asking for sampling at once.
 
-Usage: relay_client.py GATEWAY_BIN CONFIG {meta|flat} ROOT_A ROOT_B
+In `legacy` era the client speaks initialize-era MCP and the gateway sends it the backends'
+requests; in `modern` era it speaks 2026-07-28 and gets them inside InputRequiredResults, its
+SDK retrying each call with the answers. server-filesystem asks for roots when it starts, outside
+any call, which a 2026-07-28 client cannot be asked: that part is legacy only.
+
+Usage: relay_client.py GATEWAY_BIN CONFIG {meta|flat} ROOT_A ROOT_B {legacy|modern}
 
 Prints one JSON line of findings; exits 1 with the failed check on stderr.
 """
@@ -74,19 +78,19 @@ def texts(result: dict) -> str:
     return "\n".join(b.get("text", "") for b in result.get("content", []))
 
 
-async def run(gateway: str, config: str, surface: str, root_a: str, root_b: str) -> dict:
-    out: dict = {"surface": surface}
+async def run(gateway: str, config: str, surface: str, root_a: str, root_b: str, era: str) -> dict:
+    out: dict = {"surface": surface, "era": era}
     cb = Callbacks([root_a])
     params = StdioServerParameters(command=gateway, args=["serve", "--config", config])
     async with Client(
         params,
-        mode="legacy",
+        mode="legacy" if era == "legacy" else "2026-07-28",
         read_timeout_seconds=60,
         sampling_callback=cb.sampling,
         elicitation_callback=cb.elicitation,
         list_roots_callback=cb.list_roots,
     ) as gw:
-        servers = await wait_ready(gw, ["everything", "filesystem", "fa", "fb"])
+        servers = await wait_ready(gw, ["everything", "fa", "fb"] + (["filesystem"] if era == "legacy" else []))
         listed = [t.name for t in (await gw.list_tools()).tools]
 
         if surface == "meta":
@@ -148,23 +152,8 @@ async def run(gateway: str, config: str, surface: str, root_a: str, root_b: str)
         roots = await call("everything", "get-roots-list", {})
         check(f"file://{root_a}" in texts(roots), "get-roots-list returns the client's roots", roots)
 
-        # server-filesystem started without directories serves the client's roots...
-        async def allowed() -> str:
-            return texts(await call("filesystem", "list_allowed_directories", {}))
-
-        first = await allowed()
-        check(root_a in first and root_b not in first, "filesystem serves the client's roots", first)
-        # ...and follows them when they change.
-        cb.roots = [root_b]
-        await gw.session.send_roots_list_changed()
-        deadline = time.monotonic() + 20
-        while True:
-            now = await allowed()
-            if root_b in now and root_a not in now:
-                break
-            check(time.monotonic() < deadline, "filesystem follows roots/list_changed", now)
-            await asyncio.sleep(0.2)
-        out["filesystem_roots"] = [first.strip(), now.strip()]
+        if era == "legacy":
+            out["filesystem_roots"] = await filesystem_follows_roots(call, gw, cb, root_a, root_b)
 
         # Two backends asking at once: each gets its own answer.
         cb.most_at_once = 0
@@ -179,9 +168,28 @@ async def run(gateway: str, config: str, surface: str, root_a: str, root_b: str)
     return out
 
 
+async def filesystem_follows_roots(call, gw, cb: Callbacks, root_a: str, root_b: str) -> list[str]:
+    """server-filesystem started without directories serves the client's roots, and follows
+    them when they change."""
+    async def allowed() -> str:
+        return texts(await call("filesystem", "list_allowed_directories", {}))
+
+    first = await allowed()
+    check(root_a in first and root_b not in first, "filesystem serves the client's roots", first)
+    cb.roots = [root_b]
+    await gw.session.send_roots_list_changed()
+    deadline = time.monotonic() + 20
+    while True:
+        now = await allowed()
+        if root_b in now and root_a not in now:
+            return [first.strip(), now.strip()]
+        check(time.monotonic() < deadline, "filesystem follows roots/list_changed", now)
+        await asyncio.sleep(0.2)
+
+
 def main() -> int:
-    gateway, config, surface, root_a, root_b = sys.argv[1:6]
-    return report(run(gateway, config, surface, root_a, root_b))
+    gateway, config, surface, root_a, root_b, era = sys.argv[1:7]
+    return report(run(gateway, config, surface, root_a, root_b, era))
 
 
 if __name__ == "__main__":

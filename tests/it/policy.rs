@@ -351,7 +351,7 @@ fn python_sdk_client_confirms_through_elicitation() {
         .collect();
     assert_eq!(
         deletes,
-        ["py-accepted"],
-        "only the accepted call reached the backend"
+        ["py-accepted", "py-modern-accepted"],
+        "only the accepted calls reached the backend"
     );
 }

@@ -24,7 +24,7 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run_relay_client(surface: &str) {
+fn run_relay_client(surface: &str, era: &str) {
     let peers = repo().join("tests/peers");
     assert!(
         peers.join("node_modules/@modelcontextprotocol").is_dir(),
@@ -57,11 +57,12 @@ fn run_relay_client(surface: &str) {
         .args([gateway_bin().as_os_str(), config.as_os_str()])
         .arg(surface)
         .args([&root_a, &root_b])
+        .arg(era)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("relay client ({surface}): {stdout}");
+    eprintln!("relay client ({surface}, {era}): {stdout}");
     assert!(out.status.success(), "relay client failed:\n{stderr}");
     assert!(stdout.contains("\"ok\": true"), "{stdout}");
     for dir in [&root_a, &root_b] {
@@ -72,12 +73,20 @@ fn run_relay_client(surface: &str) {
 
 #[test]
 fn python_sdk_sampling_elicitation_and_roots_through_meta_tools() {
-    run_relay_client("meta");
+    run_relay_client("meta", "legacy");
 }
 
 #[test]
 fn python_sdk_sampling_elicitation_and_roots_through_flat_mode() {
-    run_relay_client("flat");
+    run_relay_client("flat", "legacy");
+}
+
+/// The same requests from a 2026-07-28 client, which the SDK answers round by round: each
+/// backend request reaches it inside an `InputRequiredResult`, and its retries resume the
+/// parked backend calls (two at once included).
+#[test]
+fn python_sdk_2026_client_answers_backend_requests_in_input_required_rounds() {
+    run_relay_client("meta", "modern");
 }
 
 /// The gateway serving one fixture backend `fx` that logs to `log`.
@@ -229,10 +238,13 @@ fn a_late_initialize_reconnects_backends_to_declare_the_client() {
     let _ = std::fs::remove_file(&config);
 }
 
-/// A 2026-07-28 client cannot take server→client requests: a 2025-era backend that asks
-/// anyway gets an error naming the limitation at once, never a hang.
+/// A 2026-07-28 client takes no server→client requests: a 2025-era backend that asks
+/// during its call parks the call, the client gets an `InputRequiredResult` with the
+/// request and a sealed `requestState`, and its retry with the answer resumes the same
+/// backend call. A state that was altered, belongs to other arguments or was used already
+/// is refused, each with its reason.
 #[test]
-fn a_2026_client_means_an_explicit_error_for_the_backend() {
+fn a_2026_client_answers_a_backend_request_through_an_input_required_round() {
     let log = temp_path("relay-modern.jsonl");
     let (mut gw, config) = fixture_gateway(&log);
     let meta = json!({
@@ -241,23 +253,75 @@ fn a_2026_client_means_an_explicit_error_for_the_backend() {
         "io.modelcontextprotocol/clientInfo": {"name": "modern", "version": "1"},
     });
     gw.call_ok("server/discover", json!({"_meta": meta}), T);
+    let call = |extra: Value| {
+        let mut params = json!({"_meta": meta, "name": "gateway_invoke",
+            "arguments": {"server": "fx", "tool": "roots", "arguments": {}}});
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        params
+    };
     let deadline = std::time::Instant::now() + T;
-    let result = loop {
-        let r = gw.call_ok(
-            "tools/call",
-            json!({"_meta": meta, "name": "gateway_invoke", "arguments": {"server": "fx", "tool": "roots", "arguments": {}}}),
-            T,
-        );
-        // The backend may still be starting.
-        if !text(&r).contains("starting") || std::time::Instant::now() > deadline {
+    let asked = loop {
+        let r = gw.call_ok("tools/call", call(json!({})), T);
+        // The backend may still be starting (or reconnecting to declare the client).
+        if r["resultType"] == "input_required" || std::time::Instant::now() > deadline {
             break r;
         }
+        std::thread::sleep(Duration::from_millis(100));
     };
-    let message = text(&result);
-    assert!(message.contains("2026-07-28"), "{result}");
-    assert!(message.contains("InputRequiredResult"), "{result}");
-    // Backends are told of no client capabilities for such a client.
-    assert_eq!(declared(&log), json!({}));
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let requests = asked["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1, "{asked}");
+    let (key, request) = requests.iter().next().unwrap();
+    assert_eq!(request["method"], "roots/list", "{asked}");
+    let state = asked["requestState"].as_str().unwrap().to_owned();
+    // Backends were told what the client declared on its first request.
+    assert_eq!(declared(&log), json!({"sampling": {}, "roots": {}}));
+
+    let answer =
+        json!({key.clone(): {"roots": [{"uri": "file:///work/modern", "name": "modern"}]}});
+    let refused = |gw: &mut StdioPeer, params: Value| {
+        let r = gw.call("tools/call", params, T);
+        assert!(r.get("result").is_none(), "{r}");
+        r["error"].clone()
+    };
+    // Altered: one character of the state changed.
+    let mut altered = state.clone().into_bytes();
+    let last = altered.len() - 2;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let e = refused(
+        &mut gw,
+        call(json!({"inputResponses": answer, "requestState": altered})),
+    );
+    assert_eq!(e["data"]["reason"], "request_state_invalid", "{e}");
+    // Bound to the call: the same state with other arguments.
+    let mut other = call(json!({"inputResponses": answer, "requestState": state}));
+    other["arguments"]["arguments"] = json!({"extra": 1});
+    let e = refused(&mut gw, other);
+    assert_eq!(e["data"]["reason"], "request_state_invalid", "{e}");
+
+    // The real retry resumes the parked backend call, which gets the client's roots.
+    let done = gw.call_ok(
+        "tools/call",
+        call(json!({"inputResponses": answer, "requestState": state})),
+        T,
+    );
+    assert_eq!(done["resultType"], "complete", "{done}");
+    assert!(text(&done).contains("file:///work/modern"), "{done}");
+    // One call at the backend: the retry resumed it rather than calling again.
+    let calls = read_jsonl(&log)
+        .into_iter()
+        .filter(|e| e["event"] == "call" && e["tool"] == "roots")
+        .count();
+    assert_eq!(calls, 1, "{:?}", read_jsonl(&log));
+    // Good for one retry only.
+    let e = refused(
+        &mut gw,
+        call(json!({"inputResponses": answer, "requestState": state})),
+    );
+    assert_eq!(e["data"]["reason"], "request_state_unknown", "{e}");
     gw.close_stdin();
     assert!(gw.wait_exit(Duration::from_secs(5)).is_some());
     let _ = std::fs::remove_file(&config);
