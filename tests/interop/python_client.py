@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import sys
 import time
 
@@ -140,9 +141,42 @@ async def run(gateway: str, config: str, surface: str, mode: str, fs_dir: str) -
         prompts = [p.name for p in (await gw.list_prompts()).prompts]
         check("everything__args-prompt" in prompts, "prompts listed", prompts)
         pgot = plain(await gw.get_prompt("everything__args-prompt", {"city": "Paris"}))
+        # A resource from a template, and completion of a prompt argument and of a template
+        # variable: the references un-namespaced on the way to the backend.
+        dynamic = "demo://resource/dynamic/text/3"
+        tgot = plain(await gw.read_resource(f"everything+{dynamic}"))
+        template = "demo://resource/dynamic/text/{resourceId}"
+        cgot = plain(await gw.complete(types.PromptReference(type="ref/prompt", name="everything__completable-prompt"),
+                                       {"name": "department", "value": "E"}))
+        rgot = plain(await gw.complete(types.ResourceTemplateReference(type="ref/resource", uri=f"everything+{template}"),
+                                       {"name": "resourceId", "value": "1"}))
+        # A resource_link a tool returns reads back through the gateway.
+        linked = await call("everything", "get-resource-links", {"count": 1})
+        links = [b for b in linked["content"] if b["type"] == "resource_link"]
+        check(links and links[0]["uri"].startswith("everything+demo://"), "resource_link namespaced", linked)
+        lgot = plain(await gw.read_resource(links[0]["uri"]))
         async with Client(EVERYTHING, mode="legacy") as c:
             want = plain(await c.read_resource(uri))
             pwant = plain(await c.get_prompt("args-prompt", {"city": "Paris"}))
+            twant = plain(await c.read_resource(dynamic))
+            cwant = plain(await c.complete(types.PromptReference(type="ref/prompt", name="completable-prompt"),
+                                           {"name": "department", "value": "E"}))
+            rwant = plain(await c.complete(types.ResourceTemplateReference(type="ref/resource", uri=template),
+                                           {"name": "resourceId", "value": "1"}))
+            lwant = plain(await c.read_resource(links[0]["uri"].removeprefix("everything+")))
+        for block in twant["contents"] + lwant["contents"]:
+            block["uri"] = f"everything+{block['uri']}"
+        # Dynamic resources say when they were made: the same resource, a second apart.
+        for block in tgot["contents"] + twant["contents"] + lgot["contents"] + lwant["contents"]:
+            if "blob" in block:
+                block["blob"] = base64.b64decode(block["blob"]).decode()
+            for key in ("text", "blob"):
+                if key in block:
+                    block[key] = re.sub(r"created at .*", "created at <time>", block[key])
+        check(tgot == twant, "template resource read equals direct", (tgot, twant))
+        check(lgot == lwant and lgot["contents"], "resource_link read equals direct", (lgot, lwant))
+        check(cgot == cwant and cgot["completion"]["values"], "prompt completion equals direct", (cgot, cwant))
+        check(rgot == rwant and rgot["completion"]["values"], "template completion equals direct", (rgot, rwant))
         for block in want["contents"]:
             block["uri"] = f"everything+{block['uri']}"
         check(got == want, "resource read equals direct", (got, want))
