@@ -1,6 +1,6 @@
 //! The gateway's face toward one backend: the rmcp `ClientHandler` that receives the
-//! backend's notifications and routes them where they belong. (Progress is not among
-//! them: it is taken off the transport, in order, by `progress.rs`.)
+//! backend's notifications and routes them where they belong. (Progress and log messages
+//! are not among them: they are taken off the transport, in order, by `progress.rs`.)
 //!
 //! List changes that need a round trip go to the backend's actor; resource changes and
 //! log messages are announced on the registry, where the client-facing side picks them
@@ -148,24 +148,27 @@ impl ClientHandler for BackendClient {
             uri: params.uri,
         });
     }
+}
 
-    async fn on_logging_message(
-        &self,
-        message: LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        // The gateway's own log keeps a copy: the client may not be listening.
-        tracing::info!(
-            target: "backend",
-            backend = %self.name,
-            level = ?message.level,
-            logger = message.logger.as_deref().unwrap_or(""),
-            "{}",
-            message.data
-        );
-        self.registry.announce(BackendEvent::Log {
-            backend: Arc::clone(&self.name),
-            message,
-        });
-    }
+/// A backend's log message, announced on the registry as soon as the transport reads it
+/// (see `progress.rs`): in order with the response it precedes, which a handler on a task
+/// of its own would not be. The gateway's own log keeps a copy, as the client may not be
+/// listening.
+pub(crate) fn announce_log(
+    registry: &Registry,
+    backend: &Arc<str>,
+    message: LoggingMessageNotificationParam,
+) {
+    tracing::info!(
+        target: "backend",
+        backend = %backend,
+        level = ?message.level,
+        logger = message.logger.as_deref().unwrap_or(""),
+        "{}",
+        message.data
+    );
+    registry.announce(BackendEvent::Log {
+        backend: Arc::clone(backend),
+        message,
+    });
 }

@@ -169,16 +169,17 @@ pub(crate) async fn handshake(
     stderr: &StderrTail,
     cancel: CancellationToken,
 ) -> Result<RunningService<RoleClient, BackendClient>, ConnectError> {
+    let logs = (Arc::clone(&client.registry), Arc::clone(&client.name));
     let (served, stdio) = match opened {
         Opened::Stdio(child) => (
             client
-                .serve_with_ct(Tapped::new(child, progress), cancel)
+                .serve_with_ct(Tapped::new(child, progress, logs), cancel)
                 .await,
             true,
         ),
         Opened::Http(http) => (
             client
-                .serve_with_ct(Tapped::new(http, progress), cancel)
+                .serve_with_ct(Tapped::new(http, progress, logs), cancel)
                 .await,
             false,
         ),

@@ -8,6 +8,9 @@
 //! before the message reaches rmcp. The response is read after its notifications, so by
 //! the time a call sees its result every notification sent before it is queued; the call
 //! forwards the queue in order and only then returns (see `call.rs`).
+//!
+//! Log messages are announced from the same tap, so a call that hears its backend's log
+//! lines (a 2026-07-28 client's, see `gateway::logs`) has them before its result.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +22,9 @@ use rmcp::model::{
 };
 use rmcp::transport::Transport;
 use tokio::sync::mpsc;
+
+use super::client::announce_log;
+use crate::registry::Registry;
 
 /// Progress notifications queued per call before the call forwards them; a backend that
 /// sends more than this while the client is not reading loses the excess (logged).
@@ -99,16 +105,23 @@ impl Drop for Claim {
     }
 }
 
-/// A backend transport with its progress notifications filed by token on the way in.
-/// They still reach rmcp too: it resets a call's timeout on each one.
+/// A backend transport with its progress notifications filed by token, and its log
+/// messages announced, on the way in. Progress still reaches rmcp too: it resets a call's
+/// timeout on each one.
 pub(crate) struct Tapped<T> {
     inner: T,
     routes: ProgressRoutes,
+    /// Where log messages are announced, and which backend they are from.
+    logs: (Arc<Registry>, Arc<str>),
 }
 
 impl<T> Tapped<T> {
-    pub(crate) fn new(inner: T, routes: ProgressRoutes) -> Self {
-        Tapped { inner, routes }
+    pub(crate) fn new(inner: T, routes: ProgressRoutes, logs: (Arc<Registry>, Arc<str>)) -> Self {
+        Tapped {
+            inner,
+            routes,
+            logs,
+        }
     }
 }
 
@@ -131,10 +144,15 @@ impl<T: Transport<RoleClient>> Transport<RoleClient> for Tapped<T> {
 
     async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
         let message = self.inner.receive().await?;
-        if let JsonRpcMessage::Notification(n) = &message
-            && let ServerNotification::ProgressNotification(p) = &n.notification
-        {
-            self.routes.file(p.params.clone());
+        if let JsonRpcMessage::Notification(n) = &message {
+            match &n.notification {
+                ServerNotification::ProgressNotification(p) => self.routes.file(p.params.clone()),
+                ServerNotification::LoggingMessageNotification(m) => {
+                    let (registry, backend) = &self.logs;
+                    announce_log(registry, backend, m.params.clone());
+                }
+                _ => {}
+            }
         }
         Some(message)
     }

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use rmcp::ErrorData;
-use rmcp::model::{LoggingMessageNotificationParam, ResourceUpdatedNotificationParam};
+use rmcp::model::ResourceUpdatedNotificationParam;
 use rmcp::service::SubscriptionContext;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -69,13 +69,7 @@ impl Gateway {
                 }
             }
             BackendEvent::Log { backend, message } => {
-                let logger = match &message.logger {
-                    Some(logger) => format!("{backend}/{logger}"),
-                    None => backend.to_string(),
-                };
-                let mut forwarded =
-                    LoggingMessageNotificationParam::new(message.level, message.data);
-                forwarded.logger = Some(logger);
+                let forwarded = super::logs::forwarded(&backend, &message);
                 // A backend's log lines go only to clients whose key may see that backend.
                 for upstream in self.upstreams().iter().filter(|u| u.hears(&backend)) {
                     let sent = upstream

@@ -11,6 +11,7 @@ mod events;
 mod guard;
 mod handlers;
 mod live;
+mod logs;
 pub mod meta;
 pub mod names;
 mod proxied;
@@ -503,15 +504,16 @@ impl ServerHandler for Gateway {
             })
         });
         let principal = scope.as_ref().map_or("", |s| s.key.as_str());
-        self.inner
-            .rounds
-            .call(
-                &request,
-                principal,
-                (&client, capabilities),
-                &context.ct,
-                start,
-            )
+        let rounds = &self.inner.rounds;
+        let call = rounds.call(
+            &request,
+            principal,
+            (&client, capabilities),
+            &context.ct,
+            start,
+        );
+        self.scoped(scope.clone())
+            .with_logs(&request, &context, call)
             .await
     }
 }

@@ -320,3 +320,95 @@ fn backend_log_messages_reach_the_client_with_the_backend_named() {
     assert!(gw.wait_exit(Duration::from_secs(5)).is_some());
     let _ = std::fs::remove_file(&config);
 }
+
+/// A 2026-07-28 client has no `logging/setLevel`: a tool call that carries
+/// `io.modelcontextprotocol/logLevel` sets the called backend to that level and hears its log
+/// lines at or above it while the call runs; a call that does not opt in hears none.
+#[test]
+fn a_2026_call_that_opts_in_hears_its_backends_log_lines() {
+    let log = temp_path("logs-2026.jsonl");
+    let config = temp_path("logs-2026.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "backends:\n  fx:\n    command: {:?}\n    env:\n      FIXTURE_LOGGING: \"1\"\n      FIXTURE_LOG: {log:?}\n",
+            crate::support::fixture_server_path()
+        ),
+    )
+    .unwrap();
+    let mut gw = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let meta = |level: Option<&str>| {
+        let mut meta = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "modern", "version": "1"},
+        });
+        if let Some(level) = level {
+            meta["io.modelcontextprotocol/logLevel"] = json!(level);
+        }
+        meta
+    };
+    // Ready first: a backend still starting is set to the level on the next call.
+    let deadline = Instant::now() + T;
+    loop {
+        let listed = gw.call_ok(
+            "tools/call",
+            json!({"_meta": meta(None), "name": "gateway_list_servers", "arguments": {}}),
+            T,
+        );
+        if listed["structuredContent"]["servers"][0]["state"] == "ready" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{listed}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log_line = |gw: &mut StdioPeer, opt_in: Option<&str>, level: &str, text: &str| {
+        let r = gw.call_ok(
+            "tools/call",
+            json!({"_meta": meta(opt_in), "name": "gateway_invoke", "arguments": {"server": "fx", "tool": "log", "arguments": {"level": level, "text": text}}}),
+            T,
+        );
+        assert_eq!(r["content"][0]["text"], "logged: true", "{r}");
+    };
+    let heard = |gw: &StdioPeer, text: &str| {
+        gw.notifications_of("notifications/message")
+            .into_iter()
+            .filter(|n| n["params"]["data"] == text)
+            .collect::<Vec<_>>()
+    };
+    log_line(&mut gw, Some("info"), "warning", "loud enough");
+    let loud = heard(&gw, "loud enough");
+    assert_eq!(loud.len(), 1, "{:?}", gw.notifications());
+    assert_eq!(loud[0]["params"]["logger"], "fx/fixture", "{loud:?}");
+    assert_eq!(loud[0]["params"]["level"], "warning", "{loud:?}");
+    let set: Vec<Value> = crate::support::read_jsonl(&log)
+        .into_iter()
+        .filter(|e| e["event"] == "set_level")
+        .collect();
+    assert_eq!(
+        set.last().map(|e| e["level"].clone()),
+        Some(json!("info")),
+        "{set:?}"
+    );
+    // Below the level, and a call that did not opt in: nothing.
+    log_line(&mut gw, Some("info"), "debug", "too quiet");
+    log_line(&mut gw, None, "error", "not asked for");
+    gw.drain_for(Duration::from_millis(300));
+    assert!(
+        heard(&gw, "too quiet").is_empty(),
+        "{:?}",
+        gw.notifications()
+    );
+    assert!(
+        heard(&gw, "not asked for").is_empty(),
+        "{:?}",
+        gw.notifications()
+    );
+    gw.close_stdin();
+    assert!(gw.wait_exit(Duration::from_secs(5)).is_some());
+    let _ = std::fs::remove_file(&config);
+}
