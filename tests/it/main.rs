@@ -24,6 +24,7 @@ mod search_fetch;
 mod search_quality;
 mod search_semantic;
 mod setup;
+mod soak;
 mod support;
 mod trust;
 mod trust_corpus;

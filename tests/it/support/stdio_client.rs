@@ -339,6 +339,12 @@ impl StdioPeer {
         while self.pump(deadline) {}
     }
 
+    /// How many responses arrived that no `wait_response` claimed (a duplicate answer, or
+    /// one to a request never waited for).
+    pub fn unclaimed_responses(&self) -> usize {
+        self.responses.values().map(VecDeque::len).sum()
+    }
+
     /// Every notification seen so far, claimed or not, in arrival order.
     pub fn notifications(&self) -> Vec<Value> {
         self.all_notifications.clone()
