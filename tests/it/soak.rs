@@ -187,7 +187,7 @@ fn every_call_gets_exactly_one_answer_while_backends_die_and_the_config_changes(
                         kills.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                if tick % 8 == 0 {
+                if tick.is_multiple_of(8) {
                     let round = edits.fetch_add(1, Ordering::Relaxed) + 1;
                     config(&path, &marker, round);
                 }
