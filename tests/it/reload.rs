@@ -323,3 +323,34 @@ fn terminal_commands_reach_the_running_gateway() {
     assert!(!ok && out.contains("no running gateway serves"), "{out}");
     let _ = std::fs::remove_file(other);
 }
+
+/// SIGHUP reloads the file even when no file event says it changed: here the edit is
+/// written through a hard link in another directory, which the directory watch does not
+/// see (proven first: nothing happens until the signal).
+#[test]
+fn sighup_reloads_a_change_the_watcher_cannot_see() {
+    let fixture = fixture_server_path();
+    let one = format!("backends:\n  a:\n    command: {fixture:?}\n");
+    let mut gw = Gw::start(&one);
+    gw.wait_ready("a");
+    let elsewhere = temp_path("hup-elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let link = elsewhere.join("same-inode.yaml");
+    std::fs::hard_link(&gw.config, &link).unwrap();
+    let two = format!("{one}  b:\n    command: {fixture:?}\n");
+    // Truncate and write in place through the other name: same inode, no event in the
+    // watched directory.
+    std::fs::write(&link, two).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        row(&gw.servers(), "b").is_none(),
+        "the watcher saw the edit, so this test cannot tell SIGHUP's part"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(gw.peer.pid()).unwrap()),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    gw.wait_ready("b");
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}
