@@ -13,6 +13,8 @@
 //!   prompt-name namespacing.
 //! - [`relay`]: a backend's requests to the client (sampling, elicitation, roots) and
 //!   the client capabilities declared to backends.
+//! - [`mrtr`]: a 2026-07-28 client's tool call parked on the answers to those requests
+//!   (`InputRequiredResult` and its sealed `requestState`).
 //! - [`registry`]: the immutable snapshot of every backend and its tools.
 //! - [`trust`]: backend tool pins (rug-pull quarantine) and the poisoning scan.
 //! - [`audit`]: the opt-in audit log of backend tool calls.
