@@ -1,5 +1,6 @@
-//! Process-level settings that need the C library directly: the allocator's mmap threshold
-//! and parent-death signalling for backend processes. This is the crate's only module with
+//! Process-level settings that need the C library directly: the allocator's mmap threshold,
+//! parent-death signalling for backend processes, and a backend supervisor ending by the
+//! signal its command ended by. This is the crate's only module with
 //! `unsafe` code; each block says why it is sound.
 #![allow(unsafe_code)]
 
@@ -20,19 +21,22 @@ pub fn tune_allocator() {
     }
 }
 
-/// Have a stdio backend killed when the gateway dies, even by SIGKILL, when nothing else
-/// could clean up. (Linux only. It reaches the direct child; a grandchild such as node under
-/// npx is left to notice its closed stdin.)
-pub fn die_with_parent(command: &mut tokio::process::Command) {
+/// Have a child process signalled with `signal` when its parent (this process) dies, even by
+/// SIGKILL, when nothing else could clean up. (Linux only.) The gateway asks for a catchable
+/// SIGTERM for its backend supervisors (`backend::shim`), which then take the whole tree down;
+/// a supervisor asks for SIGKILL for the command it runs.
+pub fn die_with_parent(command: &mut std::process::Command, signal: i32) {
     #[cfg(target_os = "linux")]
     {
+        use std::os::unix::process::CommandExt;
         let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+        let signal = libc::c_ulong::try_from(signal).unwrap_or(libc::SIGKILL as libc::c_ulong);
         // SAFETY: the closure runs in the forked child before exec, so it may only call
-        // async-signal-safe functions: prctl, getppid and _exit are. It captures a plain
-        // integer and allocates nothing.
+        // async-signal-safe functions: prctl, getppid and _exit are. It captures plain
+        // integers and allocates nothing.
         unsafe {
             command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // The parent may have died between fork and prctl: then no signal comes.
@@ -44,5 +48,30 @@ pub fn die_with_parent(command: &mut tokio::process::Command) {
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = command;
+    let _ = (command, signal);
+}
+
+/// End this process the way a child of it ended: by `signal`, so whoever waits for it sees
+/// the same "killed by signal N" (a backend supervisor mirroring its command). No core file
+/// is written for it: the command wrote its own, if any.
+#[cfg(unix)]
+pub fn die_by_signal(signal: i32) -> ! {
+    // SAFETY: called from a single-threaded shim about to exit. `setrlimit` and `signal`
+    // only change process attributes; resetting the disposition to the default and
+    // unblocking the signal makes `raise` end the process. `_exit` is the fallback for a
+    // signal whose default action is not to terminate.
+    unsafe {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+        libc::_exit(128 + signal)
+    }
 }

@@ -130,6 +130,7 @@ impl Actor {
             Err(e) => return self.fail(&e, false),
         };
         let group = opened.process_group();
+        let exit = opened.exit_note();
         let connection = self.shutdown.child_token();
         let handshake = connect::handshake(
             opened,
@@ -213,7 +214,11 @@ impl Actor {
                 _ = &mut closed => {
                     kill_group(group);
                     let detail = stderr.summary().map(|t| format!("; stderr: {t}")).unwrap_or_default();
-                    let e = ConnectError::Initialize(format!("connection closed (process exited?){detail}"));
+                    let how = exit.describe().map_or_else(
+                        || "connection closed (process exited?)".to_owned(),
+                        |how| format!("connection closed: the process {how}"),
+                    );
+                    let e = ConnectError::Initialize(format!("{how}{detail}"));
                     return self.fail(&e, true);
                 }
                 Some(command) = commands.recv() => match command {
@@ -373,6 +378,9 @@ fn offered_version(config: &BackendConfig) -> rmcp::model::ProtocolVersion {
 /// random, so backends that failed together (the network went down) do not retry in step.
 fn backoff(failures: u32) -> Duration {
     use std::hash::{BuildHasher, Hasher};
+    if let Some(fixed) = test_backoff() {
+        return fixed;
+    }
     let exponent = failures.saturating_sub(1).min(6);
     let full = (FIRST_BACKOFF * (1 << exponent)).min(MAX_BACKOFF);
     // A randomly keyed hasher's output is random enough for jitter; no RNG crate needed.
@@ -383,15 +391,30 @@ fn backoff(failures: u32) -> Duration {
     full.mul_f64(fraction)
 }
 
+/// `MCP_GATEWAY_TEST_BACKOFF_MS`: a fixed retry delay, so a test can restart a backend a
+/// thousand times in seconds. Read only by builds with the `test-hooks` feature (the test
+/// suite's): in a release the backoff protects the machine from a crash loop.
+fn test_backoff() -> Option<Duration> {
+    if !cfg!(feature = "test-hooks") {
+        return None;
+    }
+    static FIXED: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    *FIXED.get_or_init(|| {
+        let ms = std::env::var("MCP_GATEWAY_TEST_BACKOFF_MS").ok()?;
+        ms.trim().parse().ok().map(Duration::from_millis)
+    })
+}
+
 /// Close the connection the way the MCP spec asks (stdin closed, then SIGTERM, then
 /// SIGKILL), but on a short clock: the client that closed our stdin is waiting for us.
+/// Under a shim the last step is the shim's: told to kill now, it kills every descendant.
 async fn stop(connection: CancellationToken, group: Option<u32>, closed: impl Future) {
     connection.cancel();
     let escalate = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        signal_group(group, Signal::Term);
+        terminate_group(group);
         tokio::time::sleep(Duration::from_millis(700)).await;
-        signal_group(group, Signal::Kill);
+        kill_group(group);
         std::future::pending::<()>().await;
     };
     let _ = tokio::time::timeout(Duration::from_millis(1300), async {
@@ -405,31 +428,28 @@ async fn stop(connection: CancellationToken, group: Option<u32>, closed: impl Fu
     kill_group(group);
 }
 
+/// SIGKILL the backend's process group, or have its shim kill its whole tree.
 fn kill_group(group: Option<u32>) {
-    signal_group(group, Signal::Kill);
+    #[cfg(unix)]
+    if let Some(group) = group {
+        super::shim::kill_now(group);
+    }
+    #[cfg(not(unix))]
+    let _ = group; // Windows: process-wrap's KillOnDrop ends the child when its transport drops.
 }
 
-enum Signal {
-    Term,
-    Kill,
-}
-
-#[cfg(unix)]
-fn signal_group(group: Option<u32>, signal: Signal) {
-    use nix::sys::signal::{Signal as S, killpg};
-    use nix::unistd::Pid;
-    let Some(pgid) = group.and_then(|g| i32::try_from(g).ok()) else {
-        return;
-    };
-    let sig = match signal {
-        Signal::Term => S::SIGTERM,
-        Signal::Kill => S::SIGKILL,
-    };
-    // ESRCH (the group is already gone) is the expected, happy outcome.
-    let _ = killpg(Pid::from_raw(pgid), sig);
-}
-
-#[cfg(not(unix))]
-fn signal_group(_group: Option<u32>, _signal: Signal) {
-    // Windows: process-wrap's KillOnDrop ends the child when its transport drops.
+/// SIGTERM to the backend's process group (its shim too, which then gives the command a
+/// moment before killing everything below it).
+fn terminate_group(group: Option<u32>) {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, killpg};
+        use nix::unistd::Pid;
+        if let Some(pgid) = group.and_then(|g| i32::try_from(g).ok()) {
+            // ESRCH (the group is already gone) is the expected, happy outcome.
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = group;
 }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::BackendClient;
 use super::http::BoundedHttp;
 use super::progress::{ProgressRoutes, Tapped};
-use super::stdio::ChildTransport;
+use super::stdio::{ChildTransport, ExitNote};
 use crate::config::{BackendConfig, Transport, child_env};
 
 /// The last lines a stdio backend wrote to stderr, kept so a failure can say why.
@@ -46,6 +46,17 @@ impl StderrTail {
         lines.push_back(line);
     }
 
+    /// The OS error a shim reports when it could not start the command (its last line).
+    pub(crate) fn spawn_failure(&self) -> Option<i32> {
+        let lines = self.lock();
+        lines
+            .back()?
+            .strip_prefix(super::shim::SPAWN_FAILED)?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// The last few non-empty lines, joined, for an error message.
     pub(crate) fn summary(&self) -> Option<String> {
         let lines = self.lock();
@@ -69,7 +80,11 @@ impl StderrTail {
 
 /// A spawned child or an HTTP endpoint, not yet initialized.
 pub(crate) enum Opened {
-    Stdio(ChildTransport),
+    Stdio {
+        child: ChildTransport,
+        /// The configured command, for a "cannot start" error a shim reports.
+        command: String,
+    },
     Http(StreamableHttpClientTransport<BoundedHttp>),
 }
 
@@ -77,8 +92,16 @@ impl Opened {
     /// Process group of a stdio child (its pid), so shutdown can reach grandchildren.
     pub(crate) fn process_group(&self) -> Option<u32> {
         match self {
-            Opened::Stdio(child) => child.id(),
+            Opened::Stdio { child, .. } => child.id(),
             Opened::Http(_) => None,
+        }
+    }
+
+    /// Where a stdio child's exit status will be noted (nothing for HTTP).
+    pub(crate) fn exit_note(&self) -> ExitNote {
+        match self {
+            Opened::Stdio { child, .. } => child.exit_note(),
+            Opened::Http(_) => ExitNote::default(),
         }
     }
 }
@@ -126,17 +149,19 @@ pub(crate) fn open(
             cwd,
             inherit_env,
         } => {
-            let mut cmd = tokio::process::Command::new(command);
-            cmd.args(args)
-                .env_clear()
-                .envs(child_env(env, *inherit_env));
+            // On Linux under a shim that takes every descendant down with it (`shim`).
+            let mut cmd = super::shim::wrap(command, args);
+            cmd.env_clear().envs(child_env(env, *inherit_env));
             if let Some(dir) = cwd {
                 cmd.current_dir(dir);
             }
-            crate::sys::die_with_parent(&mut cmd);
             let mut wrapped = CommandWrap::from(cmd);
-            // Its own process group, so `npx`/`uvx` grandchildren die with it.
-            wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
+            // Its own process group, so `npx`/`uvx` grandchildren die with it. A shim is
+            // never SIGKILLed on drop: it is asked to kill its tree (`ChildTransport`).
+            wrapped.wrap(ProcessGroup::leader());
+            if !super::shim::in_use() {
+                wrapped.wrap(KillOnDrop);
+            }
             let (child, pipe) =
                 ChildTransport::spawn(wrapped, max_message_bytes).map_err(|source| {
                     ConnectError::Spawn {
@@ -147,7 +172,10 @@ pub(crate) fn open(
             if let Some(pipe) = pipe {
                 tokio::spawn(pump_stderr(name.clone(), pipe, stderr.clone()));
             }
-            Ok(Opened::Stdio(child))
+            Ok(Opened::Stdio {
+                child,
+                command: command.clone(),
+            })
         }
         Transport::Http { url, headers } => {
             Ok(Opened::Http(StreamableHttpClientTransport::with_client(
@@ -170,23 +198,24 @@ pub(crate) async fn handshake(
     cancel: CancellationToken,
 ) -> Result<RunningService<RoleClient, BackendClient>, ConnectError> {
     let logs = (Arc::clone(&client.registry), Arc::clone(&client.name));
-    let (served, stdio) = match opened {
-        Opened::Stdio(child) => (
+    let exit = opened.exit_note();
+    let (served, command) = match opened {
+        Opened::Stdio { child, command } => (
             client
                 .serve_with_ct(Tapped::new(child, progress, logs), cancel)
                 .await,
-            true,
+            Some(command),
         ),
         Opened::Http(http) => (
             client
                 .serve_with_ct(Tapped::new(http, progress, logs), cancel)
                 .await,
-            false,
+            None,
         ),
     };
     match served {
         Ok(service) => Ok(service),
-        Err(e) => Err(initialize_error(&e, stdio, stderr).await),
+        Err(e) => Err(initialize_error(&e, command.as_deref(), stderr, &exit).await),
     }
 }
 
@@ -195,9 +224,11 @@ pub(crate) async fn handshake(
 /// authorization", and for a child that died its last stderr lines.
 async fn initialize_error(
     e: &ClientInitializeError,
-    stdio: bool,
+    command: Option<&str>,
     stderr: &StderrTail,
+    exit: &ExitNote,
 ) -> ConnectError {
+    let stdio = command.is_some();
     if let Some(challenge) = e.auth_challenge() {
         let challenge = if challenge.is_empty() {
             String::new()
@@ -210,14 +241,12 @@ async fn initialize_error(
         ClientInitializeError::TransportError { error, .. } => {
             let chain = error_chain(error.error.as_ref());
             if stdio && is_closed_pipe(error.error.as_ref()) {
-                "the process exited before answering initialize".to_owned()
+                exited_early(exit)
             } else {
                 chain
             }
         }
-        ClientInitializeError::ConnectionClosed(_) if stdio => {
-            "the process exited before answering initialize".to_owned()
-        }
+        ClientInitializeError::ConnectionClosed(_) if stdio => exited_early(exit),
         other => other.to_string(),
     };
     if !stdio {
@@ -227,9 +256,23 @@ async fn initialize_error(
     // usually says why (missing env var, bad argument). Its last lines may still be in the
     // pipe: give the reader a moment to reach the end.
     stderr.closed(Duration::from_secs(1)).await;
+    if let (Some(command), Some(code)) = (command, stderr.spawn_failure()) {
+        return ConnectError::Spawn {
+            command: command.to_owned(),
+            source: std::io::Error::from_raw_os_error(code),
+        };
+    }
     match stderr.summary() {
         Some(tail) => ConnectError::Initialize(format!("{cause}; stderr: {tail}")),
         None => ConnectError::Initialize(cause),
+    }
+}
+
+/// "the process exited before answering initialize", with its exit status when known.
+fn exited_early(exit: &ExitNote) -> String {
+    match exit.describe() {
+        Some(how) => format!("the process {how} before answering initialize"),
+        None => "the process exited before answering initialize".to_owned(),
     }
 }
 

@@ -11,6 +11,7 @@ mod connect;
 mod http;
 mod list;
 mod progress;
+pub mod shim;
 mod stdio;
 
 mod supervisor;

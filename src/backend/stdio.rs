@@ -6,6 +6,7 @@
 //! to keep becomes an error response for its own request id, so the call fails at once
 //! with the size and the limit, and the connection stays usable.
 
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use process_wrap::tokio::{ChildWrapper, CommandWrap};
@@ -34,6 +35,38 @@ pub(crate) struct ChildTransport {
     child: Option<Box<dyn ChildWrapper>>,
     lines: LineReader<ChildStdout>,
     stdin: Stdin,
+    exit: ExitNote,
+}
+
+/// How the child ended, once the transport has seen it end: for the error that says so.
+#[derive(Clone, Default)]
+pub(crate) struct ExitNote(std::sync::Arc<std::sync::Mutex<Option<ExitStatus>>>);
+
+impl ExitNote {
+    fn set(&self, status: ExitStatus) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(status);
+        }
+    }
+
+    /// "exited with status 3", "killed by signal 9 (SIGKILL)", or `None` if not seen.
+    pub(crate) fn describe(&self) -> Option<String> {
+        let status = (*self.0.lock().ok()?)?;
+        if let Some(code) = status.code() {
+            return Some(format!("exited with status {code}"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            if let Some(signal) = status.signal() {
+                let name = nix::sys::signal::Signal::try_from(signal)
+                    .map(|s| format!(" ({})", s.as_str()))
+                    .unwrap_or_default();
+                return Some(format!("killed by signal {signal}{name}"));
+            }
+        }
+        Some(format!("ended ({status})"))
+    }
 }
 
 impl ChildTransport {
@@ -58,6 +91,7 @@ impl ChildTransport {
                 child: Some(child),
                 lines: LineReader::new(stdout, max_message_bytes),
                 stdin: std::sync::Arc::new(tokio::sync::Mutex::new(Some(stdin))),
+                exit: ExitNote::default(),
             },
             stderr,
         ))
@@ -65,6 +99,20 @@ impl ChildTransport {
 
     pub(crate) fn id(&self) -> Option<u32> {
         self.child.as_ref().and_then(|c| c.id())
+    }
+
+    /// Where the child's exit status is noted when the transport sees it end.
+    pub(crate) fn exit_note(&self) -> ExitNote {
+        self.exit.clone()
+    }
+
+    /// Wait (at most `limit`) for the child to exit and note how it did.
+    async fn note_exit(&mut self, limit: Duration) {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Ok(status)) = tokio::time::timeout(limit, child.wait()).await
+        {
+            self.exit.set(status);
+        }
     }
 }
 
@@ -162,7 +210,11 @@ impl Transport<RoleClient> for ChildTransport {
                         return Some(error);
                     }
                 }
-                Frame::Eof => return None,
+                Frame::Eof => {
+                    // Its stdout closed: it is exiting. Note how, for the error message.
+                    self.note_exit(Duration::from_millis(500)).await;
+                    return None;
+                }
                 Frame::Io(e) => {
                     tracing::debug!("cannot read from the backend: {e}");
                     return None;
@@ -174,17 +226,26 @@ impl Transport<RoleClient> for ChildTransport {
     async fn close(&mut self) -> Result<(), Self::Error> {
         // EOF on stdin is the MCP way to ask a stdio server to exit.
         drop(self.stdin.lock().await.take());
-        if let Some(child) = self.child.as_mut() {
-            let _ = tokio::time::timeout(EXIT_WAIT, child.wait()).await;
-        }
+        self.note_exit(EXIT_WAIT).await;
         Ok(())
     }
 }
 
 impl Drop for ChildTransport {
     fn drop(&mut self) {
-        // The command is wrapped with `KillOnDrop`; start the kill without waiting for it.
-        if let Some(mut child) = self.child.take() {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if super::shim::in_use() {
+            // Never SIGKILL a shim: it could not take the tree below it down. Ask it to,
+            // unless it has exited and been waited for (its pid may be reused then). An
+            // unwaited child is reaped in the background by tokio.
+            #[cfg(unix)]
+            if let (Ok(None), Some(pid)) = (child.try_wait(), child.id()) {
+                super::shim::kill_now(pid);
+            }
+        } else {
+            // The command is wrapped with `KillOnDrop`; start the kill without waiting.
             let _ = child.start_kill();
         }
     }

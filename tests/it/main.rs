@@ -10,6 +10,7 @@ mod conformance;
 mod deploy;
 mod fixture_smoke;
 mod gateway;
+mod hygiene;
 mod http;
 mod interop;
 mod manage;
