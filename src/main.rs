@@ -12,7 +12,9 @@ fn main() -> ExitCode {
     mcp_gateway::sys::tune_allocator();
     let cli = mcp_gateway::cli::Cli::parse();
     let log = mcp_gateway::cli::init_logging(&cli);
-    let built = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let built = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
     let runtime = match built {
         Ok(runtime) => runtime,
         Err(e) => {

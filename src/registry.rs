@@ -25,6 +25,9 @@ pub enum ServerState {
     Ready,
     Failed,
     Disabled,
+    /// Not running, by design: a lazy backend before its first call, or one stopped after
+    /// `idle_timeout`. Its tools stay listed and searchable; a call starts it.
+    Idle,
 }
 
 impl ServerState {
@@ -34,6 +37,7 @@ impl ServerState {
             ServerState::Ready => "ready",
             ServerState::Failed => "failed",
             ServerState::Disabled => "disabled",
+            ServerState::Idle => "idle",
         }
     }
 }
@@ -94,8 +98,36 @@ pub struct ServerEntry {
     /// When the next start is due; `None` while starting, ready, or waiting for a config
     /// change (a permanent error).
     pub next_retry: Option<SystemTime>,
-    /// Asks the backend's actor to retry now instead of at `next_retry`.
+    /// Asks the backend's actor to retry now instead of at `next_retry` (or to start, when
+    /// it is idle).
     pub retry_now: Option<Arc<Notify>>,
+    /// Why it is idle, while it is (`state` is `Idle`).
+    pub idle: Option<IdleReason>,
+    /// How long a call waits for it to start from idle: its `start_timeout` and the
+    /// `tools/list` after it.
+    pub start_wait: Duration,
+}
+
+/// Why a backend is not running though nothing is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleReason {
+    /// `start: lazy`, not called yet (its tools come from the cached list).
+    Lazy,
+    /// Stopped after this long without a call.
+    Stopped(Duration),
+}
+
+impl std::fmt::Display for IdleReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdleReason::Lazy => f.write_str("idle (lazy): starts on its first call"),
+            IdleReason::Stopped(after) => write!(
+                f,
+                "stopped after {} idle: starts on its next call",
+                crate::config::human_duration(*after)
+            ),
+        }
+    }
 }
 
 impl ServerEntry {
@@ -119,6 +151,8 @@ impl ServerEntry {
             attempts: 0,
             next_retry: None,
             retry_now: None,
+            idle: None,
+            start_wait: Duration::from_secs(30),
         }
     }
 

@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 use super::call::McpTarget;
 use super::client::{ActorCommand, BackendClient};
 use super::connect::{self, ConnectError, StderrTail};
+use super::lazy::{Activity, ToolCache};
 use super::progress::ProgressRoutes;
-use crate::config::BackendConfig;
-use crate::registry::{BackendEvent, Registry, ServerState, normalize_tool};
+use crate::config::{BackendConfig, StartMode};
+use crate::registry::{BackendEvent, IdleReason, Registry, ServerState, normalize_tool};
 use crate::relay::Relay;
 use crate::target::BackendHandle;
 
@@ -26,6 +27,9 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between tries: a backend that comes back (VPN up, laptop awake, a
 /// container started) is in use again within a minute, without anyone asking.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a lazy backend started at serve only to list its tools stays up after its last
+/// call (a call may come while it lists): then it is idle until the next.
+const LISTED_GRACE: Duration = Duration::from_secs(1);
 
 pub(crate) struct Actor {
     pub(crate) name: Arc<str>,
@@ -48,6 +52,8 @@ enum Ended {
     /// The client turned out to have capabilities this connection did not declare:
     /// connect again at once, declaring them.
     Redeclare,
+    /// Stopped on purpose (idle, or listed for a lazy start): started again by a call.
+    Idle(IdleReason),
     /// It failed; `ready` says whether it had served before failing.
     Failed {
         ready: bool,
@@ -60,12 +66,37 @@ impl Actor {
     /// with capped exponential backoff and jitter, forever; a permanent error (command
     /// not found, invalid URL, auth refused) waits for a config change or a retry request.
     pub(crate) async fn run(self) {
+        let cache = (self.config.start == StartMode::Lazy)
+            .then(|| ToolCache::of(&self.config))
+            .flatten();
+        // A lazy backend with a cached list waits for its first call; without one it is
+        // started now, only to list its tools, and stopped again once it has.
+        let mut idle = match cache.as_ref().and_then(ToolCache::load) {
+            Some(tools) => {
+                tracing::info!(backend = %self.name, "lazy: {} tools from the cache", tools.len());
+                self.publish_tools(tools, Vec::new());
+                Some(IdleReason::Lazy)
+            }
+            None => None,
+        };
+        let mut only_to_list = cache.is_some() && idle.is_none();
         let mut failures: u32 = 0;
         loop {
-            let delay = match self.run_once().await {
+            if let Some(reason) = idle.take() {
+                if !self.wait_for_a_call(reason).await {
+                    return;
+                }
+                only_to_list = false;
+            }
+            let delay = match self.run_once(cache.as_ref(), only_to_list).await {
                 Ended::Shutdown => return,
                 Ended::Redeclare => {
                     failures = 0;
+                    continue;
+                }
+                Ended::Idle(reason) => {
+                    failures = 0;
+                    idle = Some(reason);
                     continue;
                 }
                 Ended::Failed { ready, permanent } => {
@@ -106,7 +137,32 @@ impl Actor {
         }
     }
 
-    async fn run_once(&self) -> Ended {
+    /// Idle until a call asks for the backend (`false`: shut down meanwhile).
+    async fn wait_for_a_call(&self, reason: IdleReason) -> bool {
+        self.publish(|e| {
+            e.state = ServerState::Idle;
+            e.idle = Some(reason);
+            e.handle = None;
+            e.next_retry = None;
+        });
+        tracing::info!(backend = %self.name, "{reason}");
+        // A request stored while the actor was busy (a call that saw it idle while it was
+        // being stopped) starts it at once: never lose a call's request.
+        tokio::select! {
+            () = self.retry_now.notified() => {}
+            () = self.shutdown.cancelled() => return false,
+        }
+        tracing::info!(backend = %self.name, "starting: a call asks for it");
+        self.publish(|e| {
+            e.state = ServerState::Starting;
+            e.idle = None;
+        });
+        true
+    }
+
+    /// One connection, from spawn to its end. `only_to_list`: a lazy backend started to
+    /// fill its tool cache, stopped again once no call uses it.
+    async fn run_once(&self, cache: Option<&ToolCache>, only_to_list: bool) -> Ended {
         let started = Instant::now();
         let stderr = StderrTail::default();
         let progress = ProgressRoutes::default();
@@ -169,9 +225,11 @@ impl Actor {
         let peer = service.peer().clone();
         // Told when the client's roots change, for as long as this connection lives.
         let _attached = self.relay.attach(&self.name, peer.clone());
+        let activity = Arc::new(Activity::default());
         let handle = BackendHandle::new(
             &self.name,
             Arc::new(McpTarget {
+                activity: Arc::clone(&activity),
                 peer: peer.clone(),
                 progress,
                 timeout: self.config.timeout,
@@ -179,7 +237,7 @@ impl Actor {
                 relay: Arc::clone(&self.relay),
             }),
         );
-        if let Err(e) = self.refresh_tools(&peer).await {
+        if let Err(e) = self.refresh_tools(&peer, cache).await {
             connection.cancel();
             kill_group(group);
             return self.fail(&ConnectError::Initialize(e), false);
@@ -206,6 +264,18 @@ impl Actor {
         });
         // Its prompts and resources join the client's lists.
         self.announce_lists(offers_prompts, offers_resources);
+        let idle_stop = match (self.config.idle_timeout, only_to_list) {
+            (_, true) => Some((LISTED_GRACE, IdleReason::Lazy)),
+            (Some(limit), false) => Some((limit, IdleReason::Stopped(limit))),
+            (None, false) => None,
+        };
+        let idle = async {
+            match idle_stop {
+                Some((limit, _)) => activity.idle_for(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(idle);
 
         let closed = service.waiting();
         tokio::pin!(closed);
@@ -223,7 +293,7 @@ impl Actor {
                 }
                 Some(command) = commands.recv() => match command {
                     ActorCommand::RefreshTools => {
-                        if let Err(e) = self.refresh_tools(&peer).await {
+                        if let Err(e) = self.refresh_tools(&peer, cache).await {
                             tracing::warn!(
                                 backend = %self.name,
                                 "re-listing tools failed: {}",
@@ -252,6 +322,17 @@ impl Actor {
                         return Ended::Redeclare;
                     }
                 }
+                () = &mut idle => {
+                    let reason = idle_stop.map_or(IdleReason::Lazy, |(_, r)| r);
+                    // Out of the registry first, so no new call picks this connection.
+                    self.publish(|e| {
+                        e.state = ServerState::Idle;
+                        e.idle = Some(reason);
+                        e.handle = None;
+                    });
+                    stop(connection, group, closed).await;
+                    return Ended::Idle(reason);
+                }
                 () = self.shutdown.cancelled() => {
                     stop(connection, group, closed).await;
                     return Ended::Shutdown;
@@ -260,7 +341,11 @@ impl Actor {
         }
     }
 
-    async fn refresh_tools(&self, peer: &Peer<RoleClient>) -> Result<(), String> {
+    async fn refresh_tools(
+        &self,
+        peer: &Peer<RoleClient>,
+        cache: Option<&ToolCache>,
+    ) -> Result<(), String> {
         let listed = tokio::time::timeout(self.config.timeout, super::list::list_tools(peer))
             .await
             .map_err(|_| format!("tools/list not answered within {:?}", self.config.timeout))?
@@ -277,6 +362,15 @@ impl Actor {
             return Ok(());
         }
         tracing::debug!(backend = %self.name, "{} tools", tools.len());
+        if let Some(cache) = cache {
+            cache.store(&self.name, &tools);
+        }
+        self.publish_tools(tools, listed.skipped);
+        Ok(())
+    }
+
+    /// Put a listed (or cached) set of tools in the registry, through trust.
+    fn publish_tools(&self, tools: Vec<Tool>, skipped: Vec<String>) {
         let listed_tools: Arc<[Tool]> = tools.into();
         let gated = self
             .registry
@@ -286,9 +380,8 @@ impl Actor {
         }
         self.publish(|e| {
             e.set_tools(listed_tools, gated);
-            e.problems = listed.skipped;
+            e.problems = skipped;
         });
-        Ok(())
     }
 
     /// The backend's prompts; a failure leaves it without prompts (and says why) rather

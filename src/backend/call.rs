@@ -17,6 +17,8 @@ use crate::target::{CallError, CallFuture, Caller, RequestFuture, ToolTarget};
 
 /// An MCP server connection as a call target.
 pub(crate) struct McpTarget {
+    /// Calls on this connection, for the idle stop.
+    pub(crate) activity: std::sync::Arc<super::lazy::Activity>,
     pub(crate) peer: Peer<RoleClient>,
     pub(crate) progress: ProgressRoutes,
     pub(crate) timeout: Duration,
@@ -58,6 +60,7 @@ impl Call<'_> {
         caller: Caller,
     ) -> Result<CallToolResult, CallError> {
         let mcp = self.mcp;
+        let _busy = mcp.activity.begin();
         let _calling = mcp
             .relay
             .calling(self.backend, caller.peer.as_ref(), caller.round.as_ref());
@@ -110,6 +113,7 @@ impl Call<'_> {
         request: ClientRequest,
         caller: Caller,
     ) -> Result<ServerResult, CallError> {
+        let _busy = self.mcp.activity.begin();
         let _calling =
             self.mcp
                 .relay

@@ -9,6 +9,7 @@ mod call;
 mod client;
 mod connect;
 mod http;
+mod lazy;
 mod list;
 mod progress;
 pub mod shim;

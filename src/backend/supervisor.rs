@@ -246,6 +246,7 @@ impl Supervisor {
             transport_kind(backend),
         );
         entry.trust = Some(crate::trust::BackendTrust::of(backend));
+        entry.start_wait = backend.start_timeout + backend.timeout;
         let actor = if backend.enabled {
             let retry_now = Arc::new(tokio::sync::Notify::new());
             entry.retry_now = Some(Arc::clone(&retry_now));

@@ -291,6 +291,10 @@ async fn check_backends(
                 s.tools,
                 ms.unwrap_or(0)
             )),
+            ServerState::Idle => r.ok(format!(
+                "backend {}: idle (lazy), {} tools from its cached list",
+                s.name, s.tools
+            )),
             ServerState::Disabled if b.unset_vars.is_empty() => {
                 r.ok(format!("backend {}: disabled", s.name));
             }

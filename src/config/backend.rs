@@ -129,6 +129,8 @@ pub(crate) fn build(
         transport,
         protocol_version: protocol_version.map(|v| v.trim().to_owned()),
         trust: raw.trust.unwrap_or_default(),
+        start: raw.start.unwrap_or_default(),
+        idle_timeout: raw.idle_timeout.map(|d| d.0),
         referenced_vars: used.referenced,
         unset_vars: used.unset,
     }))

@@ -31,6 +31,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A duration as a user would write it in `gateway.yaml`: `10m`, `1h30m`, `45s`, `250ms`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 || ms == 0 {
+        return format!("{ms}ms");
+    }
+    let secs = ms / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    out
+}
+
 fn seconds(secs: f64, text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration `{text}`"))
 }
@@ -130,6 +147,13 @@ mod tests {
         match parse_duration(text) {
             Ok(d) => d.as_millis(),
             Err(e) => panic!("{text}: {e}"),
+        }
+    }
+
+    #[test]
+    fn human_durations_read_back_as_written() {
+        for text in ["10m", "1h30m", "45s", "250ms", "1s"] {
+            assert_eq!(human_duration(Duration::from_millis(ms(text) as u64)), text);
         }
     }
 

@@ -55,7 +55,7 @@ pub use discover::{
     CONFIG_ENV, CONFIG_FILE_NAME, DATA_DIR_ENV, data_dir, discover, system_config_path,
     user_config_path,
 };
-pub use duration::parse_duration;
+pub use duration::{human_duration, parse_duration};
 pub use error::{ConfigError, Location, UnknownKey};
 pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
@@ -206,6 +206,18 @@ impl fmt::Display for Mode {
     }
 }
 
+/// When a backend is started (`start:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartMode {
+    /// When the gateway starts serving.
+    #[default]
+    Eager,
+    /// At its first call; meanwhile its tools are searchable from the last cached
+    /// `tools/list` (without one it is started once at serve to fill the cache).
+    Lazy,
+}
+
 /// A backend tool listed directly in the meta surface.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SurfacedTool {
@@ -229,6 +241,10 @@ pub struct BackendConfig {
     pub protocol_version: Option<String>,
     /// What happens to tools it adds after its first pin (`trust:`).
     pub trust: TrustMode,
+    /// When the backend is first started (`start:`).
+    pub start: StartMode,
+    /// Stopped after this long without a call, started again by the next (`idle_timeout:`).
+    pub idle_timeout: Option<Duration>,
     /// Every variable this backend's strings reference (for `doctor`).
     pub referenced_vars: BTreeSet<String>,
     /// Referenced without a default and unset at load time; each expanded to "".

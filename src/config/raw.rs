@@ -58,7 +58,6 @@ pub(crate) const ORIGINAL_BACKEND_KEYS: &[&str] = &[
     "runtime_profile",
     "identity_propagation",
     "stop_when_idle_for",
-    "idle_timeout",
     "max_frame_bytes",
     "allow_flagged_tools",
     "input_schema_enforcement",
@@ -153,6 +152,10 @@ pub(crate) struct RawBackend {
     pub start_timeout: Option<Dur>,
     pub protocol_version: Option<String>,
     pub trust: Option<TrustMode>,
+    /// `eager` (at serve) or `lazy` (at the first call).
+    pub start: Option<super::StartMode>,
+    /// Stop the backend after this long without a call.
+    pub idle_timeout: Option<Dur>,
 
     oauth: Ignored,
     secrets: Ignored,
@@ -160,7 +163,6 @@ pub(crate) struct RawBackend {
     runtime_profile: Ignored,
     identity_propagation: Ignored,
     stop_when_idle_for: Ignored,
-    idle_timeout: Ignored,
     max_frame_bytes: Ignored,
     allow_flagged_tools: Ignored,
     input_schema_enforcement: Ignored,

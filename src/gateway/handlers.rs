@@ -110,6 +110,9 @@ impl Gateway {
                 if let Some(t) = s.startup {
                     row["startup_ms"] = json!(t.as_millis());
                 }
+                if let Some(idle) = s.idle {
+                    row["idle"] = json!(idle.to_string());
+                }
                 if s.attempts > 0 {
                     row["attempts"] = json!(s.attempts);
                 }
@@ -335,17 +338,22 @@ impl Gateway {
                 Decision::Unknown,
             );
         };
-        if entry.state == ServerState::Failed
+        if matches!(entry.state, ServerState::Failed | ServerState::Idle)
             && let Some(retry) = &entry.retry_now
         {
             // A call is the best sign the backend is wanted now: retry at once rather than
-            // at the next backoff, and answer with the outcome of that try.
+            // at the next backoff (or start an idle one), and answer with the outcome.
             retry.notify_one();
             let tried = entry.attempts;
+            let limit = if entry.state == ServerState::Idle {
+                entry.start_wait
+            } else {
+                RETRY_WAIT
+            };
             let waited = self
                 .inner
                 .registry
-                .wait_until(server, RETRY_WAIT, |e| {
+                .wait_until(server, limit, |e| {
                     e.state == ServerState::Ready
                         || (e.state == ServerState::Failed && e.attempts > tried)
                         || e.retry_now.is_none()

@@ -77,7 +77,10 @@ fn marked(key: &str, value: &str) -> Vec<(u32, String)> {
             continue;
         }
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) {
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
             continue;
         }
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
@@ -102,14 +105,19 @@ fn kill_gateway_and_expect_no_descendant(peer: &mut StdioPeer, key: &str, value:
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    eprintln!("every descendant gone {:?} after the SIGKILL", killed.elapsed());
+    eprintln!(
+        "every descendant gone {:?} after the SIGKILL",
+        killed.elapsed()
+    );
 }
 
 #[test]
 fn a_sigkilled_gateway_leaves_no_npx_descendant() {
     let peers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
     assert!(
-        peers.join("node_modules/@modelcontextprotocol/server-everything").is_dir(),
+        peers
+            .join("node_modules/@modelcontextprotocol/server-everything")
+            .is_dir(),
         "npm test peers missing: run tests/peers/install.sh"
     );
     let (key, value) = marker("npx");
@@ -121,7 +129,9 @@ fn a_sigkilled_gateway_leaves_no_npx_descendant() {
     let before = marked(&key, &value);
     // The shim, npx and node at least (npm may put a shell in between).
     assert!(
-        before.iter().any(|(_, cmd)| cmd.contains("server-everything") && cmd.starts_with("node")),
+        before
+            .iter()
+            .any(|(_, cmd)| cmd.contains("server-everything") && cmd.starts_with("node")),
         "no node process under npx: {before:?}"
     );
     assert!(before.len() >= 3, "{before:?}");
@@ -154,14 +164,23 @@ fn a_sigkilled_gateway_leaves_no_setsid_grandchild_that_ignores_stdin() {
         .iter()
         .map(|(pid, _)| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let rest = stat.rsplit_once(')').map(|(_, r)| r.to_owned()).unwrap_or_default();
-            rest.split_whitespace().nth(3).unwrap_or_default().to_owned()
+            let rest = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r.to_owned())
+                .unwrap_or_default();
+            rest.split_whitespace()
+                .nth(3)
+                .unwrap_or_default()
+                .to_owned()
         })
         .collect();
     let mut distinct = sessions.clone();
     distinct.sort();
     distinct.dedup();
-    assert!(distinct.len() >= 2, "the grandchild did not leave the session: {sessions:?}");
+    assert!(
+        distinct.len() >= 2,
+        "the grandchild did not leave the session: {sessions:?}"
+    );
     kill_gateway_and_expect_no_descendant(&mut peer, &key, &value);
     let _ = std::fs::remove_file(config);
 }
@@ -213,7 +232,9 @@ fn zombie_children(pid: u32) -> Vec<u32> {
 }
 
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
 }
 
 #[test]
@@ -223,9 +244,13 @@ fn a_thousand_backend_restarts_leave_no_zombie_and_no_extra_fd() {
     let (mut peer, config) = serve(backend, &[("MCP_GATEWAY_TEST_BACKOFF_MS", "0")]);
     let gateway = peer.pid();
     let started = Instant::now();
-    wait_row(&mut peer, "flaky", |r| r["attempts"].as_u64().unwrap_or(0) >= 50);
+    wait_row(&mut peer, "flaky", |r| {
+        r["attempts"].as_u64().unwrap_or(0) >= 50
+    });
     let fds_before = open_fds(gateway);
-    let row = wait_row(&mut peer, "flaky", |r| r["attempts"].as_u64().unwrap_or(0) >= 1000);
+    let row = wait_row(&mut peer, "flaky", |r| {
+        r["attempts"].as_u64().unwrap_or(0) >= 1000
+    });
     let fds_after = open_fds(gateway);
     let zombies = zombie_children(gateway);
     eprintln!(
@@ -234,11 +259,17 @@ fn a_thousand_backend_restarts_leave_no_zombie_and_no_extra_fd() {
         started.elapsed()
     );
     assert!(
-        row["error"].as_str().unwrap_or_default().contains("exited with status 1"),
+        row["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exited with status 1"),
         "{row}"
     );
     // One restart may be in flight at either count (its three pipes).
-    assert!(fds_after <= fds_before + 3, "fds grew: {fds_before} → {fds_after}");
+    assert!(
+        fds_after <= fds_before + 3,
+        "fds grew: {fds_before} → {fds_after}"
+    );
     // A restart in flight may have one child that just exited and is not yet waited for.
     assert!(zombies.len() <= 1, "zombies: {zombies:?}");
     let _ = std::fs::remove_file(config);
