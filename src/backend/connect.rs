@@ -81,7 +81,7 @@ impl StderrTail {
 /// A spawned child or an HTTP endpoint, not yet initialized.
 pub(crate) enum Opened {
     Stdio {
-        child: ChildTransport,
+        child: Box<ChildTransport>,
         /// The configured command, for a "cannot start" error a shim reports.
         command: String,
     },
@@ -173,7 +173,7 @@ pub(crate) fn open(
                 tokio::spawn(pump_stderr(name.clone(), pipe, stderr.clone()));
             }
             Ok(Opened::Stdio {
-                child,
+                child: Box::new(child),
                 command: command.clone(),
             })
         }
@@ -202,7 +202,7 @@ pub(crate) async fn handshake(
     let (served, command) = match opened {
         Opened::Stdio { child, command } => (
             client
-                .serve_with_ct(Tapped::new(child, progress, logs), cancel)
+                .serve_with_ct(Tapped::new(*child, progress, logs), cancel)
                 .await,
             Some(command),
         ),

@@ -34,7 +34,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// A duration as a user would write it in `gateway.yaml`: `10m`, `1h30m`, `45s`, `250ms`.
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 || ms == 0 {
+    if !ms.is_multiple_of(1000) || ms == 0 {
         return format!("{ms}ms");
     }
     let secs = ms / 1000;

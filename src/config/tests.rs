@@ -627,6 +627,28 @@ fn ignored_protections_of_the_original_are_listed_apart() {
 }
 
 #[test]
+fn lazy_start_and_idle_timeout_load_and_point_at_their_errors() {
+    let c = load(
+        "backends:\n  gh:\n    command: npx\n    start: lazy\n    idle_timeout: 10m\n  fs:\n    command: npx\n",
+    );
+    let gh = backend(&c, "gh");
+    assert_eq!(gh.start, StartMode::Lazy);
+    assert_eq!(gh.idle_timeout, Some(Duration::from_secs(600)));
+    let fs = backend(&c, "fs");
+    assert_eq!(fs.start, StartMode::Eager);
+    assert_eq!(fs.idle_timeout, None);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+
+    let bad = fail("backends:\n  gh:\n    command: npx\n    start: lazzy\n");
+    assert!(
+        bad.contains(":4:") && bad.contains("lazzy") && bad.contains("lazy"),
+        "{bad}"
+    );
+    let bad = fail("backends:\n  gh:\n    command: npx\n    idle_timeout: soon\n");
+    assert!(bad.contains(":4:") && bad.contains("soon"), "{bad}");
+}
+
+#[test]
 fn capabilities_section_errors() {
     assert!(fail("capabilities:\n  directores: [x]\n").contains("directores"));
     assert!(fail("capabilities:\n  name: \"a b\"\n").contains("capabilities.name"));
