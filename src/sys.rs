@@ -56,8 +56,9 @@ pub fn die_with_parent(command: &mut std::process::Command, signal: i32) {
 /// is written for it: the command wrote its own, if any.
 #[cfg(unix)]
 pub fn die_by_signal(signal: i32) -> ! {
-    // SAFETY: called from a single-threaded shim about to exit. `setrlimit` and `signal`
-    // only change process attributes; resetting the disposition to the default and
+    // SAFETY: called once, by a backend shim about to exit (its only other thread, a
+    // sleeping timer, touches nothing here). `setrlimit` and `signal` only change process
+    // attributes; resetting the disposition to the default and
     // unblocking the signal makes `raise` end the process. `_exit` is the fallback for a
     // signal whose default action is not to terminate.
     unsafe {

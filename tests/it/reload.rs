@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::gateway::processes_with_env;
 use crate::support::{StdioPeer, fixture_server_path, gateway_bin, temp_path};
 
 const T: Duration = Duration::from_secs(20);
@@ -132,6 +131,14 @@ fn backend(name: &str, marker: &str, extra: &str) -> String {
 
 fn marker(name: &str) -> String {
     format!("RELOAD_TEST_{}={}", name.to_uppercase(), std::process::id())
+}
+
+/// The backend processes carrying `marker` (each backend's supervising shim aside).
+fn processes_with_env(marker: &str) -> Vec<u32> {
+    crate::gateway::processes_with_env(marker)
+        .into_iter()
+        .filter(|pid| !crate::gateway::is_shim(*pid))
+        .collect()
 }
 
 /// Wait until the processes carrying `marker` satisfy `done`.
