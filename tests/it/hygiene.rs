@@ -231,10 +231,18 @@ fn zombie_children(pid: u32) -> Vec<u32> {
     found
 }
 
+/// Open file descriptors of `pid`, the fewest seen over 20 looks 10 ms apart: a restart
+/// in flight holds a few (pipes, a pidfd) for a moment; a leak holds them for good.
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
+    (0..20)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .unwrap()
+                .count()
+        })
+        .min()
         .unwrap()
-        .count()
 }
 
 #[test]
@@ -265,9 +273,9 @@ fn a_thousand_backend_restarts_leave_no_zombie_and_no_extra_fd() {
             .contains("exited with status 1"),
         "{row}"
     );
-    // One restart may be in flight at either count (its three pipes).
+    // A thousand leaked restarts would be thousands of fds; allow a stray one or two.
     assert!(
-        fds_after <= fds_before + 3,
+        fds_after <= fds_before + 2,
         "fds grew: {fds_before} → {fds_after}"
     );
     // A restart in flight may have one child that just exited and is not yet waited for.
