@@ -5,17 +5,17 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // A backend shim leaves here: no runtime, logging or config.
+    // A backend shim (`backend::shim`) leaves before any runtime, logging or config.
     if let Some(code) = mcp_gateway::backend::shim::run_if_asked() {
         return code;
     }
     mcp_gateway::sys::tune_allocator();
     let cli = mcp_gateway::cli::Cli::parse();
     let log = mcp_gateway::cli::init_logging(&cli);
-    let built = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build();
-    let runtime = match built {
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("mcp-gateway: cannot start the async runtime: {e}");
