@@ -45,7 +45,8 @@ fn config(path: &Path, marker: &str, round: u64) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// Processes whose environment carries `SOAK_MARKER=marker`: the backends of this test.
+/// Processes whose environment carries `SOAK_MARKER=marker`: the backends of this test
+/// (not their supervising shims, which carry it too).
 fn marked(marker: &str) -> Vec<i32> {
     let needle = format!("SOAK_MARKER={marker}");
     let mut pids = Vec::new();
@@ -59,6 +60,7 @@ fn marked(marker: &str) -> Vec<i32> {
         if environ
             .split(|b| *b == 0)
             .any(|var| var == needle.as_bytes())
+            && !crate::gateway::is_shim(pid.unsigned_abs())
         {
             pids.push(pid);
         }
