@@ -22,6 +22,7 @@
 //! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
+//! - [`auth`]: OAuth 2.1 sign-in for remote backends (`auth login`), token store, refresh.
 //! - [`capability`]: REST APIs as tools — capability YAML, executor, pinning, OpenAPI import.
 //! - [`export`]: every write to a file the user owns (client configs, `gateway.yaml`).
 //! - [`watch`]: `gateway.yaml` file events and SIGHUP → reload events.
@@ -30,6 +31,7 @@
 //! - [`sys`]: process-level C library settings (the only `unsafe` code).
 
 pub mod audit;
+pub mod auth;
 pub mod backend;
 pub mod capability;
 pub mod cli;

@@ -19,7 +19,7 @@ use super::client::BackendClient;
 use super::http::BoundedHttp;
 use super::progress::{ProgressRoutes, Tapped};
 use super::stdio::{ChildTransport, ExitNote};
-use crate::config::{BackendConfig, Transport, child_env};
+use crate::config::{BackendConfig, OAuthConfig, Transport, child_env};
 
 /// The last lines a stdio backend wrote to stderr, kept so a failure can say why.
 #[derive(Clone, Default)]
@@ -85,7 +85,58 @@ pub(crate) enum Opened {
         /// The configured command, for a "cannot start" error a shim reports.
         command: String,
     },
-    Http(StreamableHttpClientTransport<BoundedHttp>),
+    Http(HttpPlan),
+}
+
+/// An HTTP backend's connection, planned: whether a stored OAuth token is used is decided
+/// in [`handshake`], since finding the token's authorization server takes requests.
+pub(crate) struct HttpPlan {
+    name: Arc<str>,
+    url: String,
+    headers: std::collections::HashMap<http::HeaderName, http::HeaderValue>,
+    oauth: OAuthConfig,
+    max_message_bytes: usize,
+}
+
+impl HttpPlan {
+    /// The transport, with the stored OAuth token when there is one (and the config has
+    /// no `Authorization` header of its own, which wins).
+    async fn transport(self) -> Result<StreamableHttpClientTransport<BoundedHttp>, ConnectError> {
+        let has_own = self.headers.contains_key(&http::header::AUTHORIZATION);
+        let authorized = if has_own {
+            None
+        } else {
+            crate::auth::authorized_client(&self.name, &self.url, &self.oauth, http_client())
+                .await
+                .map_err(|e| ConnectError::Initialize(format!("OAuth: {e}")))?
+        };
+        // The same ceiling as a stdio backend's line on each SSE message. A JSON
+        // (non-SSE) reply is held to rmcp's own 16 MiB bound.
+        let client = match authorized {
+            Some(auth) => BoundedHttp::with_oauth(auth, self.max_message_bytes),
+            None => BoundedHttp::new(http_client(), self.max_message_bytes),
+        };
+        Ok(StreamableHttpClientTransport::with_client(
+            client,
+            StreamableHttpClientTransportConfig::with_uri(self.url.as_str())
+                .custom_headers(self.headers),
+        ))
+    }
+
+    /// The error a 401 becomes: the sign-in command, unless the config carries its own
+    /// credentials or turned OAuth off.
+    fn unauthorized(&self) -> ConnectError {
+        let why = if self.headers.contains_key(&http::header::AUTHORIZATION) {
+            "the server refused the configured `Authorization` header (HTTP 401)".to_owned()
+        } else if !self.oauth.enabled {
+            "the server needs authorization (HTTP 401) and `oauth.enabled` is false: give it a \
+             token with `headers: {Authorization: \"Bearer ${TOKEN}\"}`"
+                .to_owned()
+        } else {
+            crate::auth::login_hint(&self.name)
+        };
+        ConnectError::Unauthorized(why)
+    }
 }
 
 impl Opened {
@@ -118,11 +169,9 @@ pub(crate) enum ConnectError {
     Header(String),
     #[error("{0}")]
     Initialize(String),
-    #[error(
-        "the server needs authorization (HTTP 401{challenge}); OAuth sign-in is not supported \
-         yet: give it a token with `headers: {{Authorization: \"Bearer ${{TOKEN}}\"}}`"
-    )]
-    Unauthorized { challenge: String },
+    /// The server answered 401: what the user can do about it (`auth login`, mostly).
+    #[error("{0}")]
+    Unauthorized(String),
 }
 
 impl ConnectError {
@@ -177,15 +226,17 @@ pub(crate) fn open(
                 command: command.clone(),
             })
         }
-        Transport::Http { url, headers } => {
-            Ok(Opened::Http(StreamableHttpClientTransport::with_client(
-                // The same ceiling as a stdio backend's line on each SSE message. A JSON
-                // (non-SSE) reply is held to rmcp's own 16 MiB bound.
-                BoundedHttp::new(http_client(), max_message_bytes),
-                StreamableHttpClientTransportConfig::with_uri(url.as_str())
-                    .custom_headers(header_map(headers)?),
-            )))
-        }
+        Transport::Http {
+            url,
+            headers,
+            oauth,
+        } => Ok(Opened::Http(HttpPlan {
+            name: name.clone(),
+            url: url.clone(),
+            headers: header_map(headers)?,
+            oauth: oauth.clone(),
+            max_message_bytes,
+        })),
     }
 }
 
@@ -199,29 +250,32 @@ pub(crate) async fn handshake(
 ) -> Result<RunningService<RoleClient, BackendClient>, ConnectError> {
     let logs = (Arc::clone(&client.registry), Arc::clone(&client.name));
     let exit = opened.exit_note();
-    let (served, command) = match opened {
-        Opened::Stdio { child, command } => (
-            client
-                .serve_with_ct(Tapped::new(*child, progress, logs), cancel)
-                .await,
-            Some(command),
-        ),
-        Opened::Http(http) => (
-            client
-                .serve_with_ct(Tapped::new(http, progress, logs), cancel)
-                .await,
-            None,
-        ),
-    };
-    match served {
-        Ok(service) => Ok(service),
-        Err(e) => Err(initialize_error(&e, command.as_deref(), stderr, &exit).await),
+    match opened {
+        Opened::Stdio { child, command } => match client
+            .serve_with_ct(Tapped::new(*child, progress, logs), cancel)
+            .await
+        {
+            Ok(service) => Ok(service),
+            Err(e) => Err(initialize_error(&e, Some(&command), stderr, &exit).await),
+        },
+        Opened::Http(plan) => {
+            let unauthorized = plan.unauthorized();
+            let transport = plan.transport().await?;
+            match client
+                .serve_with_ct(Tapped::new(transport, progress, logs), cancel)
+                .await
+            {
+                Ok(service) => Ok(service),
+                Err(e) if e.auth_challenge().is_some() => Err(unauthorized),
+                Err(e) => Err(initialize_error(&e, None, stderr, &exit).await),
+            }
+        }
     }
 }
 
 /// The cause of a failed handshake in the user's terms: the connection error (refused,
-/// DNS, TLS, HTTP status) rather than rmcp's transport type names, a 401 as "needs
-/// authorization", and for a child that died its last stderr lines.
+/// DNS, TLS, HTTP status) rather than rmcp's transport type names, and for a child that
+/// died its last stderr lines. (A 401 is [`HttpPlan::unauthorized`].)
 async fn initialize_error(
     e: &ClientInitializeError,
     command: Option<&str>,
@@ -229,14 +283,6 @@ async fn initialize_error(
     exit: &ExitNote,
 ) -> ConnectError {
     let stdio = command.is_some();
-    if let Some(challenge) = e.auth_challenge() {
-        let challenge = if challenge.is_empty() {
-            String::new()
-        } else {
-            format!(", WWW-Authenticate: {challenge}")
-        };
-        return ConnectError::Unauthorized { challenge };
-    }
     let cause = match e {
         ClientInitializeError::TransportError { error, .. } => {
             let chain = error_chain(error.error.as_ref());

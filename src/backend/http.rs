@@ -1,5 +1,6 @@
-//! The HTTP client a Streamable HTTP backend is reached with: rmcp's reqwest client, held to
-//! the same `limits.max_message_bytes` as a stdio backend's line.
+//! The HTTP client a Streamable HTTP backend is reached with: rmcp's reqwest client (behind
+//! rmcp's OAuth client when a token is stored for the backend), held to the same
+//! `limits.max_message_bytes` as a stdio backend's line.
 //!
 //! rmcp's own bound on an SSE event ends the whole stream, so the call only learns that the
 //! backend "went away" and the connection is rebuilt. Here an event over the limit is
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue};
 use rmcp::model::ClientJsonRpcMessage;
+use rmcp::transport::auth::AuthClient;
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
 };
@@ -32,13 +34,31 @@ type HttpResult<T> = Result<T, StreamableHttpError<reqwest::Error>>;
 
 #[derive(Clone)]
 pub(crate) struct BoundedHttp {
-    client: reqwest::Client,
+    client: Inner,
     max: usize,
+}
+
+/// Who sends the requests: reqwest as it is, or rmcp's OAuth client around it, which adds
+/// the stored bearer and refreshes it (`auth`).
+#[derive(Clone)]
+enum Inner {
+    Plain(reqwest::Client),
+    OAuth(AuthClient<reqwest::Client>),
 }
 
 impl BoundedHttp {
     pub(crate) fn new(client: reqwest::Client, max: usize) -> BoundedHttp {
-        BoundedHttp { client, max }
+        BoundedHttp {
+            client: Inner::Plain(client),
+            max,
+        }
+    }
+
+    pub(crate) fn with_oauth(client: AuthClient<reqwest::Client>, max: usize) -> BoundedHttp {
+        BoundedHttp {
+            client: Inner::OAuth(client),
+            max,
+        }
     }
 
     fn hard_max(&self) -> usize {
@@ -90,17 +110,31 @@ impl StreamableHttpClient for BoundedHttp {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> HttpResult<StreamableHttpPostResponse> {
-        let response = self
-            .client
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                self.hard_max(),
-            )
-            .await?;
+        let hard_max = self.hard_max();
+        let response = match &self.client {
+            Inner::Plain(c) => {
+                c.post_message_with_max_sse_event_size(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    hard_max,
+                )
+                .await?
+            }
+            Inner::OAuth(c) => {
+                c.post_message_with_max_sse_event_size(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    hard_max,
+                )
+                .await?
+            }
+        };
         Ok(match response {
             StreamableHttpPostResponse::Sse(stream, session) => {
                 StreamableHttpPostResponse::Sse(self.bound(stream), session)
@@ -129,9 +163,16 @@ impl StreamableHttpClient for BoundedHttp {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> HttpResult<()> {
-        self.client
-            .delete_session(uri, session_id, auth_header, custom_headers)
-            .await
+        match &self.client {
+            Inner::Plain(c) => {
+                c.delete_session(uri, session_id, auth_header, custom_headers)
+                    .await
+            }
+            Inner::OAuth(c) => {
+                c.delete_session(uri, session_id, auth_header, custom_headers)
+                    .await
+            }
+        }
     }
 
     async fn get_stream(
@@ -142,17 +183,31 @@ impl StreamableHttpClient for BoundedHttp {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> HttpResult<SseStream> {
-        let stream = self
-            .client
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
-                self.hard_max(),
-            )
-            .await?;
+        let hard_max = self.hard_max();
+        let stream = match &self.client {
+            Inner::Plain(c) => {
+                c.get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    auth_header,
+                    custom_headers,
+                    hard_max,
+                )
+                .await?
+            }
+            Inner::OAuth(c) => {
+                c.get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    auth_header,
+                    custom_headers,
+                    hard_max,
+                )
+                .await?
+            }
+        };
         Ok(self.bound(stream))
     }
 

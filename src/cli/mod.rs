@@ -10,6 +10,7 @@ macro_rules! out {
     }};
 }
 
+mod auth;
 mod cap;
 mod cap_import;
 mod client_entry;
@@ -128,6 +129,11 @@ pub enum Command {
         #[command(subcommand)]
         command: cap::CapCommand,
     },
+    /// OAuth sign-in for remote backends: login, logout, status.
+    Auth {
+        #[command(subcommand)]
+        command: auth::AuthCommand,
+    },
     /// Backend tools held back by trust (changed since pinned, new, or blocked by the scan):
     /// diff, approve.
     Tools {
@@ -222,6 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Get { name, json } => manage::get(&name, &load(explicit)?, json),
         Command::Cap { command } => cap::run(load(explicit)?, command).await,
         Command::Tools { command } => tools::run(load(explicit)?, command).await,
+        Command::Auth { command } => auth::run(load(explicit)?, command).await,
     }
 }
 

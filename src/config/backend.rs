@@ -14,6 +14,7 @@ use std::path::Path;
 
 use super::expand::{Lookup, VarUse, expand};
 use super::locate::{Doc, Seg, Target};
+use super::oauth::{self, OAuthConfig};
 use super::raw::RawBackend;
 use super::{BackendConfig, ConfigError, DEFAULT_START_TIMEOUT, DEFAULT_TIMEOUT, Transport};
 
@@ -263,6 +264,7 @@ fn stdio(
     for (key, present) in [
         ("headers", raw.headers.is_some()),
         ("streamable_http", raw.streamable_http.is_some()),
+        ("oauth", raw.oauth.is_some()),
     ] {
         if present {
             ctx.warnings.push(format!(
@@ -368,9 +370,15 @@ fn http(
             ));
         }
     }
+    let oauth = match &raw.oauth {
+        None => OAuthConfig::default(),
+        Some(raw_oauth) => oauth::build(raw_oauth, ctx.env, used, ctx.warnings, name)
+            .map_err(|m| doc.invalid(&at("oauth"), Target::Value, m))?,
+    };
     Ok(Transport::Http {
         url: expanded,
         headers,
+        oauth,
     })
 }
 

@@ -39,7 +39,6 @@ const PROTECTIONS: &[&str] = &[
     "security",
     "auth",
     "mtls",
-    "oauth",
     "input_schema_enforcement",
 ];
 

@@ -35,6 +35,7 @@ mod expand;
 mod http;
 mod keys;
 mod locate;
+mod oauth;
 mod raw;
 mod redact;
 mod size;
@@ -57,6 +58,7 @@ pub use discover::{
 };
 pub use duration::{human_duration, parse_duration};
 pub use error::{ConfigError, Location, UnknownKey};
+pub use oauth::OAuthConfig;
 pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
 pub use size::parse_size;
@@ -269,6 +271,8 @@ pub enum Transport {
     Http {
         url: String,
         headers: BTreeMap<String, String>,
+        /// How a stored OAuth token is used for it (`auth login`).
+        oauth: OAuthConfig,
     },
 }
 
@@ -307,10 +311,15 @@ impl fmt::Debug for Transport {
                 .field("cwd", cwd)
                 .field("inherit_env", inherit_env)
                 .finish(),
-            Transport::Http { url, headers } => f
+            Transport::Http {
+                url,
+                headers,
+                oauth,
+            } => f
                 .debug_struct("Http")
                 .field("url", &redact_url(url))
                 .field("headers", &headers.keys().collect::<Vec<_>>())
+                .field("oauth", oauth)
                 .finish(),
         }
     }

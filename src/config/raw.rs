@@ -52,7 +52,6 @@ pub(crate) const ORIGINAL_SECTIONS: &[&str] = &[
 
 /// Backend keys of the original mcp-gateway that we do not implement: a warning each.
 pub(crate) const ORIGINAL_BACKEND_KEYS: &[&str] = &[
-    "oauth",
     "secrets",
     "passthrough",
     "runtime_profile",
@@ -156,8 +155,8 @@ pub(crate) struct RawBackend {
     pub start: Option<super::StartMode>,
     /// Stop the backend after this long without a call.
     pub idle_timeout: Option<Dur>,
+    pub oauth: Option<RawOAuth>,
 
-    oauth: Ignored,
     secrets: Ignored,
     passthrough: Ignored,
     runtime_profile: Ignored,
@@ -175,6 +174,27 @@ pub(crate) struct RawBackend {
     pub a2a_url: Ignored,
     a2a_agent_card_path: Ignored,
     pub ws_url: Ignored,
+}
+
+/// A `url` backend's `oauth:` settings: all optional, since discovery and dynamic client
+/// registration need none. The original mcp-gateway's keys we do not use are accepted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the `oauth` settings of a backend (a mapping such as `{client_id: ..., scopes: [...]}`)"
+)]
+#[allow(dead_code)]
+pub(crate) struct RawOAuth {
+    pub enabled: Option<bool>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub callback_port: Option<u16>,
+
+    pub callback_host: Ignored,
+    pub callback_path: Ignored,
+    pub token_refresh_buffer_secs: Ignored,
+    pub shared_account: Ignored,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -335,7 +355,7 @@ mod tests {
 
         let backend = fields_of::<RawBackend>();
         assert!(ORIGINAL_BACKEND_KEYS.iter().all(|k| backend.contains(k)));
-        assert_eq!(backend.len(), 15 + ORIGINAL_BACKEND_KEYS.len());
+        assert_eq!(backend.len(), 16 + ORIGINAL_BACKEND_KEYS.len());
 
         let meta = fields_of::<RawMetaMcp>();
         assert_eq!(meta.len(), 1 + ORIGINAL_META_KEYS.len());

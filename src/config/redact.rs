@@ -56,8 +56,13 @@ impl Transport {
                 .map(|(_, v)| v.clone())
                 .chain(args.iter().filter(|a| looks_secret("", a)).cloned())
                 .collect(),
-            Transport::Http { url, headers } => {
+            Transport::Http {
+                url,
+                headers,
+                oauth,
+            } => {
                 let mut v: Vec<String> = headers.values().cloned().collect();
+                v.extend(oauth.client_secret.iter().cloned());
                 // `Bearer abc…`: the token alone, in case a message quotes only that.
                 v.extend(
                     headers
@@ -180,6 +185,7 @@ mod tests {
         let http = Transport::Http {
             url: "https://h.example/mcp?key=abcdef123".into(),
             headers: BTreeMap::from([("Authorization".into(), "Bearer tok-123456".into())]),
+            oauth: crate::config::OAuthConfig::default(),
         };
         assert_eq!(
             http.redact(

@@ -99,7 +99,7 @@ surfaced_tools:
     assert_eq!(remote.timeout, DEFAULT_TIMEOUT);
     assert_eq!(remote.start_timeout, DEFAULT_START_TIMEOUT);
     assert_eq!(remote.transport.kind(), "http");
-    let Transport::Http { url, headers } = &remote.transport else {
+    let Transport::Http { url, headers, .. } = &remote.transport else {
         panic!("remote should be http");
     };
     assert_eq!(url, "https://api.example.com/mcp");

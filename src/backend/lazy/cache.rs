@@ -84,7 +84,8 @@ fn config_hash(config: &BackendConfig) -> String {
         } => {
             json!({"command": command, "args": args, "env": env, "cwd": cwd, "inherit_env": inherit_env})
         }
-        Transport::Http { url, headers } => json!({"url": url, "headers": headers}),
+        // How the gateway signs in (`oauth:`) does not change what the server lists.
+        Transport::Http { url, headers, .. } => json!({"url": url, "headers": headers}),
     };
     let canonical = json!({
         "name": config.name,
