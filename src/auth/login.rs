@@ -63,7 +63,8 @@ impl Login {
         let resolution = manager
             .resolve_metadata_from_challenge(challenge.as_deref())
             .await?;
-        if challenge.is_none() && resolution.source == AuthorizationMetadataSource::LegacyEndpointFallback
+        if challenge.is_none()
+            && resolution.source == AuthorizationMetadataSource::LegacyEndpointFallback
         {
             return Err(AuthError::NotProtected {
                 url: crate::config::redact_url(&options.url),

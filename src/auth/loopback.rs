@@ -128,7 +128,10 @@ mod tests {
                 .starts_with("HTTP/1.1 200")
         );
         let url = waiting.await.unwrap().unwrap();
-        assert_eq!(url, format!("http://127.0.0.1:{port}/callback?code=c&state=s"));
+        assert_eq!(
+            url,
+            format!("http://127.0.0.1:{port}/callback?code=c&state=s")
+        );
     }
 
     #[tokio::test]

@@ -15,8 +15,8 @@
 //! usable token the backend fails with [`login_hint`], a permanent error: retrying cannot
 //! help until the user signs in, after which the next call retries at once.
 
-mod loopback;
 mod login;
+mod loopback;
 mod session;
 mod store;
 

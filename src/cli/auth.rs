@@ -71,7 +71,10 @@ async fn login(
     if !oauth.enabled {
         bail!("backend `{name}` has `oauth.enabled: false`; remove it to sign in");
     }
-    if headers.keys().any(|h| h.eq_ignore_ascii_case("authorization")) {
+    if headers
+        .keys()
+        .any(|h| h.eq_ignore_ascii_case("authorization"))
+    {
         eprintln!(
             "note: backend `{name}` has its own `Authorization` header, which is sent instead of \
              a stored token; remove it to use this sign-in"

@@ -35,12 +35,7 @@ const FOREIGN: &[(&str, &str)] = &[
 /// Keys of the original mcp-gateway that protect something (a deny policy, client
 /// authentication, schema enforcement). Ignoring them silently would leave a user believing
 /// a protection is on, so they are reported as problems, not just warnings.
-const PROTECTIONS: &[&str] = &[
-    "security",
-    "auth",
-    "mtls",
-    "input_schema_enforcement",
-];
+const PROTECTIONS: &[&str] = &["security", "auth", "mtls", "input_schema_enforcement"];
 
 /// Checks all keys of the document; pushes a warning for each accepted-but-ignored key,
 /// and for ignored protections also a line to `protections`.

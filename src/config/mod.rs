@@ -58,8 +58,8 @@ pub use discover::{
 };
 pub use duration::{human_duration, parse_duration};
 pub use error::{ConfigError, Location, UnknownKey};
-pub use oauth::OAuthConfig;
 pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
+pub use oauth::OAuthConfig;
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
 pub use size::parse_size;
 pub use trust::{

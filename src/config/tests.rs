@@ -435,7 +435,6 @@ backends:
         "`failsafe` (from",
         "`cache` (from",
         "`idle_timeout` in backend `tavily`",
-        "`oauth` in backend `google`",
         "`transport` in backend `travel`",
         "`a2a_url` in backend `travel`",
         "backend `travel` is skipped",
@@ -452,6 +451,14 @@ backends:
     assert!(!c.warnings.iter().any(|w| w.contains("meta_mcp.enabled")));
     let names: Vec<_> = c.backends.keys().map(String::as_str).collect();
     assert_eq!(names, ["context7", "google", "tavily"]);
+    let Transport::Http { oauth, .. } = &backend(&c, "google").transport else {
+        panic!("http");
+    };
+    assert!(oauth.enabled);
+    assert_eq!(
+        oauth.scopes,
+        strings(&["https://www.googleapis.com/auth/gmail.readonly"])
+    );
     let Transport::Stdio { command, args, .. } = &backend(&c, "tavily").transport else {
         panic!("stdio");
     };
@@ -608,7 +615,7 @@ fn ignored_protections_of_the_original_are_listed_apart() {
     );
     assert_eq!(
         c.ignored_protections.len(),
-        3,
+        2,
         "{:?}",
         c.ignored_protections
     );
@@ -733,4 +740,57 @@ fn trust_scan_and_audit_sections() {
     assert!(fail("scan: { url: maybe }\n").contains("block"));
     assert!(fail("scan: { urls: warn }\n").contains("url"));
     assert!(fail("backends:\n  a: { command: x, trust: always }\n").contains("review"));
+}
+
+#[test]
+fn oauth_settings_of_a_remote_backend() {
+    let c = load(
+        "backends:\n  r:\n    url: https://h.example/mcp\n    oauth:\n      client_id: cid\n      \
+         client_secret: ${MCPGW_TEST_OAUTH_SECRET:-s3cret-value}\n      scopes: [read, write]\n      \
+         callback_port: 8765\n      callback_host: localhost\n  l:\n    command: x\n    oauth: {}\n",
+    );
+    let Transport::Http { oauth, .. } = &backend(&c, "r").transport else {
+        panic!("http");
+    };
+    assert_eq!(oauth.client_id.as_deref(), Some("cid"));
+    assert_eq!(oauth.client_secret.as_deref(), Some("s3cret-value"));
+    assert_eq!(oauth.scopes, strings(&["read", "write"]));
+    assert_eq!(oauth.callback_port, Some(8765));
+    // The secret never shows in Debug output, and is masked in messages.
+    assert!(!format!("{:?}", backend(&c, "r")).contains("s3cret-value"));
+    assert!(
+        !backend(&c, "r")
+            .transport
+            .redact("x s3cret-value y")
+            .contains("s3cret")
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("`oauth.callback_host`"))
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("`oauth` applies only to `url` backends"))
+    );
+    // A default remote backend uses OAuth when a token is stored.
+    let plain = load("backends:\n  r:\n    url: https://h.example/mcp\n");
+    let Transport::Http { oauth, .. } = &backend(&plain, "r").transport else {
+        panic!("http");
+    };
+    assert!(oauth.enabled && oauth.client_id.is_none());
+
+    assert!(
+        fail("backends:\n  r:\n    url: https://h.example/mcp\n    oauth: {client_secret: x}\n")
+            .contains("needs the `oauth.client_id`")
+    );
+    assert!(
+        fail("backends:\n  r:\n    url: https://h.example/mcp\n    oauth: {clientid: x}\n")
+            .contains("clientid")
+    );
+    assert!(
+        fail("backends:\n  r:\n    url: https://h.example/mcp\n    oauth: {scopes: [\"a b\"]}\n")
+            .contains("whitespace")
+    );
 }

@@ -15,6 +15,7 @@ mod hygiene;
 mod interop;
 mod lazy;
 mod manage;
+mod oauth;
 mod policy;
 mod proxy;
 mod relay;

@@ -278,7 +278,11 @@ fn doctor_reports_ignored_protections_defaults_and_surfaced_typos() {
         text.contains("`security` (from the original mcp-gateway) is not implemented: the protection it configures is NOT in effect"),
         "{text}"
     );
-    assert!(text.contains("`oauth` in backend `fx`"), "{text}");
+    // `oauth` is ours now, and means nothing for a local command: a warning, not a problem.
+    assert!(
+        text.contains("backend `fx`: `oauth` applies only to `url` backends"),
+        "{text}"
+    );
     assert!(
         text.contains("`input_schema_enforcement` in backend `fx`"),
         "{text}"
@@ -299,8 +303,8 @@ fn doctor_reports_ignored_protections_defaults_and_surfaced_typos() {
     assert!(text.contains("surfaced_tools: `fx/echo` exists"), "{text}");
     let out = home.run(&["doctor", "--json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // security, oauth, input_schema_enforcement, two surfaced typos.
-    assert_eq!(report["problems"].as_array().unwrap().len(), 5, "{report}");
+    // security, input_schema_enforcement, two surfaced typos.
+    assert_eq!(report["problems"].as_array().unwrap().len(), 4, "{report}");
 }
 
 #[test]

@@ -202,9 +202,10 @@ fn an_oauth_protected_backend_says_it_needs_authorization() {
     let secured = row(&rows, "secured");
     assert_eq!(secured["state"], "failed", "{secured}");
     let error = secured["error"].as_str().unwrap();
-    assert!(error.contains("needs authorization"), "{error}");
-    assert!(error.contains("OAuth"), "{error}");
-    assert!(error.contains("Authorization"), "{error}");
+    assert_eq!(
+        error, "authorization required: run `mcp-gateway auth login secured`",
+        "{secured}"
+    );
 }
 
 #[test]
