@@ -249,6 +249,7 @@ fn check_browser_url(url: &str) -> Result<(), AuthError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

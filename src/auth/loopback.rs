@@ -100,6 +100,7 @@ async fn serve(mut stream: TcpStream) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     async fn get(port: u16, target: &str) -> String {

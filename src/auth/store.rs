@@ -241,6 +241,7 @@ impl CredentialStore for TokenStore {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn credentials(json: serde_json::Value) -> StoredCredentials {
