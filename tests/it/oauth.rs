@@ -310,12 +310,11 @@ fn an_oauth_protected_server_is_usable_after_login_refreshes_and_logs_out() {
     // gateway_list_servers and in `list`.
     let mut first = setup.serve();
     assert_needs_login(&mut first);
-    let list = setup.cli(&["list", "--json"]);
-    assert!(
-        String::from_utf8_lossy(&list.stdout).contains(HINT),
-        "{}",
-        String::from_utf8_lossy(&list.stdout)
-    );
+    for command in [&["list", "--json"][..], &["doctor"][..]] {
+        let out = setup.cli(command);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains(HINT), "{command:?}: {said}");
+    }
 
     setup.login();
     let files = setup.token_files();
