@@ -11,7 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rmcp::transport::auth::{AuthError as RmcpAuthError, CredentialStore, StoredCredentials};
+use rmcp::transport::auth::{
+    AuthError as RmcpAuthError, CredentialRefreshGuard, CredentialStore, StoredCredentials,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -165,9 +167,15 @@ impl TokenStore {
         })
     }
 
-    /// Remove the file; `false` when there was none.
+    /// Remove the file (and its lock file); `false` when there was none.
     pub fn remove(&self) -> Result<bool, AuthError> {
+        let _ = remove_file(&self.lock_path());
         remove_file(&self.path)
+    }
+
+    /// Beside the token file: held while a refresh runs (see [`refresh_lock`]).
+    fn lock_path(&self) -> PathBuf {
+        self.path.with_extension("lock")
     }
 
     /// Every token file of `backend` in `dir` (whatever its URL), with what it holds.
@@ -237,6 +245,54 @@ impl CredentialStore for TokenStore {
         let store = self.clone();
         blocking(move || store.remove().map(|_| ())).await
     }
+
+    /// rmcp holds this from loading the refresh token to saving the new one. Two processes
+    /// (a `serve` and a terminal `call`) refreshing at once would otherwise both spend the
+    /// same refresh token, and where the server rotates them the second would be refused
+    /// and the user sent back to `auth login`.
+    async fn acquire_refresh_guard(&self) -> Result<Option<CredentialRefreshGuard>, RmcpAuthError> {
+        let path = self.lock_path();
+        let guard = blocking(move || Ok(refresh_lock(&path))).await?;
+        Ok(guard)
+    }
+}
+
+/// How long a refresh waits for another process's refresh before going ahead without the
+/// lock (a refresh is one HTTP request; a holder stuck this long is not coming back soon).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// An exclusive `flock` on `path`, or `None` where there is none to take (not Unix, an
+/// unwritable directory, or [`LOCK_WAIT`] spent waiting).
+#[cfg(unix)]
+fn refresh_lock(path: &Path) -> Option<CredentialRefreshGuard> {
+    use nix::fcntl::{Flock, FlockArg};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .ok()?;
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Some(CredentialRefreshGuard::new(lock)),
+            Err((back, _)) if std::time::Instant::now() < deadline => {
+                file = back;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err((_, e)) => {
+                tracing::warn!("refreshing without the lock {}: {e}", path.display());
+                return None;
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn refresh_lock(_path: &Path) -> Option<CredentialRefreshGuard> {
+    None
 }
 
 #[cfg(test)]
@@ -292,8 +348,25 @@ mod tests {
         );
         assert_eq!(TokenStore::all_of(&dir, "notion").len(), 1);
         assert!(TokenStore::all_of(&dir, "not").is_empty());
+        #[cfg(unix)]
+        {
+            // A second refresh waits for the first: the lock is exclusive across opens.
+            let first = refresh_lock(&store.lock_path()).unwrap();
+            let waiter = {
+                let path = store.lock_path();
+                std::thread::spawn(move || {
+                    let started = std::time::Instant::now();
+                    let _second = refresh_lock(&path).unwrap();
+                    started.elapsed()
+                })
+            };
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(first);
+            assert!(waiter.join().unwrap() >= std::time::Duration::from_millis(250));
+        }
         assert!(store.remove().unwrap());
         assert!(!store.remove().unwrap());
+        assert!(!store.lock_path().exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

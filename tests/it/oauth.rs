@@ -167,11 +167,19 @@ impl Setup {
         peer
     }
 
-    fn token_files(&self) -> Vec<PathBuf> {
+    /// Everything in the token directory (token files, refresh locks, any temp file).
+    fn oauth_dir(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.data.join("oauth")) else {
             return Vec::new();
         };
         entries.flatten().map(|e| e.path()).collect()
+    }
+
+    fn token_files(&self) -> Vec<PathBuf> {
+        self.oauth_dir()
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect()
     }
 
     fn access_token(&self) -> String {
@@ -318,10 +326,12 @@ fn an_oauth_protected_server_is_usable_after_login_refreshes_and_logs_out() {
 
     setup.login();
     let files = setup.token_files();
-    assert_eq!(
-        files.len(),
-        1,
-        "one token file, no temp files left: {files:?}"
+    assert_eq!(files.len(), 1, "one token file: {files:?}");
+    let all = setup.oauth_dir();
+    assert!(
+        all.iter()
+            .all(|p| p.extension().is_some_and(|x| x == "json" || x == "lock")),
+        "no temp file left: {all:?}"
     );
     #[cfg(unix)]
     {
@@ -375,7 +385,7 @@ fn an_oauth_protected_server_is_usable_after_login_refreshes_and_logs_out() {
         said.contains("Removed the OAuth tokens of `secured`"),
         "{said}"
     );
-    assert!(setup.token_files().is_empty());
+    assert!(setup.oauth_dir().is_empty(), "{:?}", setup.oauth_dir());
     assert_needs_login(&mut second);
     let again = setup.cli(&["auth", "logout", "secured"]);
     assert!(
