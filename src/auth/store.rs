@@ -6,7 +6,8 @@
 //! find every file of that backend. The file is rmcp's `StoredCredentials` (client id, token
 //! response, granted scopes, when it was received, the issuer) plus the backend, its URL
 //! and, for a confidential client, its secret, so a refresh works without a login. It is the
-//! gateway's own data, never a file the user edits.
+//! gateway's own data, never a file the user edits. A refresh holds an exclusive `flock` on
+//! `<file>.lock` beside it, so two processes never spend one refresh token twice.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
