@@ -434,7 +434,6 @@ backends:
         "`streaming` (from",
         "`failsafe` (from",
         "`cache` (from",
-        "`idle_timeout` in backend `tavily`",
         "`transport` in backend `travel`",
         "`a2a_url` in backend `travel`",
         "backend `travel` is skipped",
