@@ -39,6 +39,7 @@ use crate::audit::AuditLog;
 use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
 use crate::mrtr::{Rounds, StartCall};
+use crate::failsafe::Failsafe;
 use crate::policy::Route;
 use crate::proxy::capabilities::Offered;
 use crate::registry::{Registry, Snapshot};
@@ -120,6 +121,8 @@ struct Inner {
     audit: Mutex<Option<Arc<AuditLog>>>,
     /// 2026-07-28 clients' calls parked on their answers to backends' requests.
     rounds: Arc<Rounds>,
+    /// Each backend's limits and circuit breaker; reconfigured by a reload.
+    failsafe: Failsafe,
 }
 
 impl Gateway {
@@ -149,6 +152,7 @@ impl Gateway {
                 hidden: Mutex::new(None),
                 audit: Mutex::new(config.audit.clone().map(|a| Arc::new(AuditLog::new(a)))),
                 rounds: Arc::new(Rounds::default()),
+                failsafe: Failsafe::new(config),
             }),
             scope: None,
         }
