@@ -238,4 +238,50 @@ mod tests {
             assert!(e.contains(bad.trim()) && e.contains("10/s"), "{bad}: {e}");
         }
     }
+
+    fn load(text: &str) -> Result<super::super::Config, String> {
+        super::super::Config::from_yaml_with_env(
+            text,
+            std::path::Path::new("/cfg/gateway.yaml"),
+            &|_| None,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn limits_load_with_defaults_and_live_settings() {
+        let c = load(
+            "backends:\n  a:\n    command: a\n    max_concurrency: 4\n    queue_timeout: 2s\n    \
+             rate_limit: 10/s\n    circuit_breaker: { failures: 3, cool_down: 1m }\n  \
+             b:\n    command: b\n    circuit_breaker: off\n  c:\n    command: c\n",
+        )
+        .unwrap();
+        let a = &c.backends["a"].failsafe;
+        assert_eq!(a.max_concurrency, Some(4));
+        assert_eq!(a.queue_timeout, Duration::from_secs(2));
+        assert_eq!(a.rate_limit, Some(parse_rate("10/s").unwrap()));
+        assert_eq!(
+            a.breaker,
+            Some(BreakerConfig { failures: 3, cool_down: Duration::from_secs(60) })
+        );
+        assert_eq!(c.backends["b"].failsafe.breaker, None);
+        assert_eq!(c.backends["c"].failsafe, FailsafeConfig::default());
+    }
+
+    #[test]
+    fn bad_limits_point_at_the_value() {
+        let e = load("backends:\n  a:\n    command: a\n    max_concurrency: 0\n").unwrap_err();
+        assert!(e.starts_with("/cfg/gateway.yaml:4:22: backend `a`: `max_concurrency` must be at least 1"), "{e}");
+        let e = load("backends:\n  a:\n    command: a\n    rate_limit: fast\n").unwrap_err();
+        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("invalid rate limit `fast`"), "{e}");
+        let e = load("backends:\n  a:\n    command: a\n    circuit_breaker: { failures: 0 }\n")
+            .unwrap_err();
+        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("`circuit_breaker: off`"), "{e}");
+        let e = load("backends:\n  a:\n    command: a\n    circuit_breaker: { failurs: 2 }\n")
+            .unwrap_err();
+        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("failurs"), "{e}");
+        let e = load("backends:\n  a:\n    command: a\n    circuit_breaker: sometimes\n")
+            .unwrap_err();
+        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("`off`"), "{e}");
+    }
 }

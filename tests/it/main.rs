@@ -8,6 +8,7 @@ mod catalog;
 mod comeback;
 mod conformance;
 mod deploy;
+mod failsafe;
 mod fixture_smoke;
 mod gateway;
 mod http;
