@@ -4,9 +4,11 @@
 //! or timing out, then lets one probe through to close again. And when a failed call
 //! may be tried again: only when that cannot repeat a side effect.
 //!
-//! The gateway passes every backend call through here at one point
-//! (`Gateway::invoke_unaudited` for meta-mode, flat and surfaced tool calls;
-//! `Gateway::guarded_request` for proxied resources, prompts and completion). A backend
+//! The gateway passes every backend tool call through here at one point
+//! (`Gateway::call_failsafe`, under `gateway_invoke` and flat or surfaced tools alike);
+//! `proxy` sends `resources/read`, `prompts/get` and `completion/complete` through
+//! [`Failsafe::request`]. Lists fanned out to every backend and `logging/setLevel` pass
+//! unguarded: they are the gateway's own bookkeeping, not calls the model makes. A backend
 //! that is down is the supervisor's to report and restart (`backend::actor`); the
 //! breaker is for one that is up yet does not answer. A backend's own answer — a result
 //! with `isError`, or a JSON-RPC error — never counts against it.
@@ -20,11 +22,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::model::Tool;
+use rmcp::model::{ClientRequest, ServerResult, Tool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::target::CallError;
+use crate::target::{BackendHandle, CallError, Caller};
 
 pub use breaker::{Admit, Breaker, Refused, Status};
 pub use bucket::TokenBucket;
@@ -68,6 +70,20 @@ impl Failsafe {
     /// The guard of `backend`; `None` for one without limits (the capability backend).
     pub fn guard(&self, backend: &str) -> Option<Arc<Guard>> {
         lock(&self.guards).get(backend).cloned()
+    }
+
+    /// A non-tool request (a resource read, a prompt, a completion) through `backend`'s
+    /// limits and breaker. Not retried: the retry rules speak of tools' annotations.
+    pub async fn request(
+        &self,
+        backend: &str,
+        handle: &BackendHandle,
+        request: ClientRequest,
+        caller: Caller,
+    ) -> Result<ServerResult, CallError> {
+        let cancelled = caller.cancelled.clone();
+        let guard = self.guard(backend);
+        guarded(guard.as_ref(), &cancelled, handle.request(request, caller)).await
     }
 }
 
@@ -249,7 +265,7 @@ mod tests {
         let held = guard.enter(&never).await.unwrap();
         let refused = guard.enter(&never).await.err().unwrap().to_string();
         assert!(
-            refused.contains("limit of 1 concurrent call ") && refused.contains("waited 50ms"),
+            refused.contains("limit of 1 concurrent call ") && refused.contains("waited 5"),
             "{refused}"
         );
         drop(held);

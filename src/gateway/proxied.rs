@@ -197,7 +197,7 @@ impl Gateway {
         let full = self.inner.registry.snapshot();
         let ns = proxy::namespace(&full);
         let snap = self.visible(&full, context);
-        resources::read(&snap, &ns, request, caller(context))
+        resources::read(&snap, &self.inner.failsafe, &ns, request, caller(context))
             .await
             .map_err(wire)
     }
@@ -236,7 +236,7 @@ impl Gateway {
         let names = Self::prompt_names(&full);
         let snap = self.visible(&full, context);
         let suggest = Self::suggest_prompt(&names);
-        prompts::get(&snap, &ns, &names, request, suggest, caller(context))
+        prompts::get(&snap, &self.inner.failsafe, &ns, &names, request, suggest, caller(context))
             .await
             .map_err(wire)
     }
@@ -251,7 +251,7 @@ impl Gateway {
         let names = Self::prompt_names(&full);
         let snap = self.visible(&full, context);
         let suggest = Self::suggest_prompt(&names);
-        prompts::complete(&snap, &ns, &names, request, suggest, caller(context))
+        prompts::complete(&snap, &self.inner.failsafe, &ns, &names, request, suggest, caller(context))
             .await
             .map_err(wire)
     }
