@@ -17,6 +17,7 @@ mod interop;
 mod lazy;
 mod manage;
 mod policy;
+mod props;
 mod proxy;
 mod relay;
 mod reload;
