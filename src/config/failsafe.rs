@@ -98,7 +98,9 @@ impl fmt::Display for Rate {
 /// A message naming the text and the form expected.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let bad = |why: &str| {
-        format!("invalid rate limit `{text}`: {why} (write `<calls>/<period>`, e.g. `10/s`, `100/m`, `5/10s`)")
+        format!(
+            "invalid rate limit `{text}`: {why} (write `<calls>/<period>`, e.g. `10/s`, `100/m`, `5/10s`)"
+        )
     };
     let (calls, period) = text.split_once('/').ok_or_else(|| bad("no `/`"))?;
     let calls: u32 = calls
@@ -216,7 +218,9 @@ pub(crate) fn build(
     };
     Ok(FailsafeConfig {
         max_concurrency: raw.max_concurrency,
-        queue_timeout: raw.queue_timeout.map_or(DEFAULT_QUEUE_TIMEOUT, |d: Dur| d.0),
+        queue_timeout: raw
+            .queue_timeout
+            .map_or(DEFAULT_QUEUE_TIMEOUT, |d: Dur| d.0),
         rate_limit: raw.rate_limit,
         breaker,
     })
@@ -224,15 +228,40 @@ pub(crate) fn build(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]
     fn rates_in_every_form() {
         let r = |t: &str| parse_rate(t).unwrap();
-        assert_eq!(r("10/s"), Rate { calls: 10, per: Duration::from_secs(1) });
-        assert_eq!(r("100/m"), Rate { calls: 100, per: Duration::from_secs(60) });
-        assert_eq!(r("5/10s"), Rate { calls: 5, per: Duration::from_secs(10) });
-        assert_eq!(r(" 2 / 500ms "), Rate { calls: 2, per: Duration::from_millis(500) });
+        assert_eq!(
+            r("10/s"),
+            Rate {
+                calls: 10,
+                per: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            r("100/m"),
+            Rate {
+                calls: 100,
+                per: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            r("5/10s"),
+            Rate {
+                calls: 5,
+                per: Duration::from_secs(10)
+            }
+        );
+        assert_eq!(
+            r(" 2 / 500ms "),
+            Rate {
+                calls: 2,
+                per: Duration::from_millis(500)
+            }
+        );
         for bad in ["10", "0/s", "x/s", "10/", "10/0s", "-1/s", "10/fortnight"] {
             let e = parse_rate(bad).unwrap_err();
             assert!(e.contains(bad.trim()) && e.contains("10/s"), "{bad}: {e}");
@@ -262,7 +291,10 @@ mod tests {
         assert_eq!(a.rate_limit, Some(parse_rate("10/s").unwrap()));
         assert_eq!(
             a.breaker,
-            Some(BreakerConfig { failures: 3, cool_down: Duration::from_secs(60) })
+            Some(BreakerConfig {
+                failures: 3,
+                cool_down: Duration::from_secs(60)
+            })
         );
         assert_eq!(c.backends["b"].failsafe.breaker, None);
         assert_eq!(c.backends["c"].failsafe, FailsafeConfig::default());
@@ -271,17 +303,34 @@ mod tests {
     #[test]
     fn bad_limits_point_at_the_value() {
         let e = load("backends:\n  a:\n    command: a\n    max_concurrency: 0\n").unwrap_err();
-        assert!(e.starts_with("/cfg/gateway.yaml:4:22: backend `a`: `max_concurrency` must be at least 1"), "{e}");
+        assert!(
+            e.starts_with(
+                "/cfg/gateway.yaml:4:22: backend `a`: `max_concurrency` must be at least 1"
+            ),
+            "{e}"
+        );
         let e = load("backends:\n  a:\n    command: a\n    rate_limit: fast\n").unwrap_err();
-        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("invalid rate limit `fast`"), "{e}");
+        assert!(
+            e.starts_with("/cfg/gateway.yaml:4:") && e.contains("invalid rate limit `fast`"),
+            "{e}"
+        );
         let e = load("backends:\n  a:\n    command: a\n    circuit_breaker: { failures: 0 }\n")
             .unwrap_err();
-        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("`circuit_breaker: off`"), "{e}");
+        assert!(
+            e.starts_with("/cfg/gateway.yaml:4:") && e.contains("`circuit_breaker: off`"),
+            "{e}"
+        );
         let e = load("backends:\n  a:\n    command: a\n    circuit_breaker: { failurs: 2 }\n")
             .unwrap_err();
-        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("failurs"), "{e}");
-        let e = load("backends:\n  a:\n    command: a\n    circuit_breaker: sometimes\n")
-            .unwrap_err();
-        assert!(e.starts_with("/cfg/gateway.yaml:4:") && e.contains("`off`"), "{e}");
+        assert!(
+            e.starts_with("/cfg/gateway.yaml:4:") && e.contains("failurs"),
+            "{e}"
+        );
+        let e =
+            load("backends:\n  a:\n    command: a\n    circuit_breaker: sometimes\n").unwrap_err();
+        assert!(
+            e.starts_with("/cfg/gateway.yaml:4:") && e.contains("`off`"),
+            "{e}"
+        );
     }
 }

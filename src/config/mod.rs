@@ -57,11 +57,11 @@ pub use discover::{
     user_config_path,
 };
 pub use duration::{human_duration, parse_duration};
+pub use error::{ConfigError, Location, UnknownKey};
 pub use failsafe::{
     BreakerConfig, DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_FAILURES, DEFAULT_QUEUE_TIMEOUT,
     FailsafeConfig, Rate, parse_rate,
 };
-pub use error::{ConfigError, Location, UnknownKey};
 pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
 pub use size::parse_size;

@@ -14,9 +14,14 @@ use crate::config::BreakerConfig;
 enum State {
     Closed,
     /// Calls fail fast until `probe_at`.
-    Open { since: Instant, probe_at: Instant },
+    Open {
+        since: Instant,
+        probe_at: Instant,
+    },
     /// One call is let through; `probing` while it runs (others fail fast meanwhile).
-    HalfOpen { probing: bool },
+    HalfOpen {
+        probing: bool,
+    },
 }
 
 /// One backend's breaker.
@@ -88,9 +93,7 @@ impl Breaker {
                 self.state = State::HalfOpen { probing: true };
                 Admit::Go { probe: true }
             }
-            State::HalfOpen { probing: true } => {
-                Admit::Refuse(self.refused(Duration::ZERO, true))
-            }
+            State::HalfOpen { probing: true } => Admit::Refuse(self.refused(Duration::ZERO, true)),
         }
     }
 
@@ -156,6 +159,7 @@ impl Breaker {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     const COOL: Duration = Duration::from_secs(30);
@@ -220,7 +224,10 @@ mod tests {
             b.failure(t0, "closed".into(), false);
         }
         let later = t0 + COOL;
-        assert!(go(&mut b, later), "the first call after the cool-down is the probe");
+        assert!(
+            go(&mut b, later),
+            "the first call after the cool-down is the probe"
+        );
         let r = refused(&mut b, later);
         assert!(r.probing, "a second call waits for the probe's verdict");
         assert_eq!(b.status(later).state, "half-open");

@@ -60,6 +60,7 @@ impl TokenBucket {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     const NO_WAIT: Duration = Duration::ZERO;
@@ -103,7 +104,10 @@ mod tests {
         let idle = t1 + Duration::from_secs(3600);
         b.take(idle, NO_WAIT).unwrap();
         b.take(idle, NO_WAIT).unwrap();
-        assert!(b.take(idle, NO_WAIT).is_err(), "an hour idle still holds only 2");
+        assert!(
+            b.take(idle, NO_WAIT).is_err(),
+            "an hour idle still holds only 2"
+        );
     }
 
     #[test]

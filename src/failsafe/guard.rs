@@ -232,7 +232,9 @@ impl Pass {
         };
         match (verdict(result), result) {
             (Verdict::Alive, _) => breaker.success(),
-            (Verdict::Failing, Err(e)) => breaker.failure(Instant::now(), e.to_string(), self.probe),
+            (Verdict::Failing, Err(e)) => {
+                breaker.failure(Instant::now(), e.to_string(), self.probe)
+            }
             _ => breaker.release(self.probe),
         }
     }

@@ -152,6 +152,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use rmcp::model::{ErrorData, ToolAnnotations};
 
     use super::*;
@@ -221,11 +222,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_guard_fails_fast_once_open_and_names_the_last_failure() {
-        let mut config = crate::config::FailsafeConfig::default();
-        config.breaker = Some(crate::config::BreakerConfig {
-            failures: 2,
-            cool_down: Duration::from_secs(30),
-        });
+        let config = crate::config::FailsafeConfig {
+            breaker: Some(crate::config::BreakerConfig {
+                failures: 2,
+                cool_down: Duration::from_secs(30),
+            }),
+            ..Default::default()
+        };
         let guard = Arc::new(Guard::new("b", config));
         let never = CancellationToken::new();
         for _ in 0..2 {
@@ -257,9 +260,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_backend_queues_then_refuses_naming_the_limit_and_the_wait() {
-        let mut config = crate::config::FailsafeConfig::default();
-        config.max_concurrency = Some(1);
-        config.queue_timeout = Duration::from_millis(50);
+        let config = crate::config::FailsafeConfig {
+            max_concurrency: Some(1),
+            queue_timeout: Duration::from_millis(50),
+            ..Default::default()
+        };
         let guard = Arc::new(Guard::new("b", config));
         let never = CancellationToken::new();
         let held = guard.enter(&never).await.unwrap();

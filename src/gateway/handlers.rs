@@ -12,10 +12,10 @@ use super::{Gateway, error_result, search_answer};
 use crate::audit;
 use crate::backend::{CallError, Caller};
 use crate::failsafe::{self, Retry};
-use crate::target::BackendHandle;
 use crate::policy::Route;
 use crate::proxy;
 use crate::registry::{ServerEntry, ServerState, Snapshot};
+use crate::target::BackendHandle;
 
 /// Default and largest number of search results.
 const DEFAULT_LIMIT: usize = 8;
@@ -483,7 +483,11 @@ impl Gateway {
 
     /// A live connection to `server` other than `old`, asking the backend's actor to
     /// reconnect at once rather than at its next backoff; waits at most [`RETRY_WAIT`].
-    async fn reconnected(&self, server: &str, old: &BackendHandle) -> Result<BackendHandle, String> {
+    async fn reconnected(
+        &self,
+        server: &str,
+        old: &BackendHandle,
+    ) -> Result<BackendHandle, String> {
         let fresh = |e: &ServerEntry| {
             e.state == ServerState::Ready && e.handle.as_ref().is_some_and(|h| !h.same(old))
         };

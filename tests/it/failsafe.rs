@@ -56,7 +56,10 @@ fn invoke(peer: &mut StdioPeer, server: &str, tool: &str, arguments: Value) -> V
 }
 
 fn text(result: &Value) -> String {
-    result["content"][0]["text"].as_str().unwrap_or_default().to_owned()
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn failed(result: &Value) -> String {
@@ -131,7 +134,11 @@ fn a_concurrency_limit_queues_calls_then_refuses_one_that_waited_too_long() {
     );
     assert!(waited >= Duration::from_millis(390), "{waited:?}");
     assert_eq!(text(&answer(&mut peer, slow)), "slept 2000");
-    assert_eq!(calls_of(&narrow_log, "echo"), 0, "a refused call is not sent");
+    assert_eq!(
+        calls_of(&narrow_log, "echo"),
+        0,
+        "a refused call is not sent"
+    );
 
     // With room to wait, the queued call goes as soon as the slot is free.
     let slow = invoke_request(&mut peer, "queued", "sleep", json!({"ms": 800}));
@@ -140,7 +147,10 @@ fn a_concurrency_limit_queues_calls_then_refuses_one_that_waited_too_long() {
     let echoed = invoke(&mut peer, "queued", "echo", json!({"text": "after"}));
     let waited = asked.elapsed();
     assert_eq!(text(&echoed), "after", "{echoed}");
-    assert!(waited >= Duration::from_millis(450), "it queued: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(450),
+        "it queued: {waited:?}"
+    );
     assert_eq!(text(&answer(&mut peer, slow)), "slept 800");
 }
 
@@ -153,7 +163,11 @@ fn a_rate_limit_refuses_past_its_burst_and_paces_calls_that_may_wait() {
             &strict_log,
             "    rate_limit: 2/s\n    queue_timeout: 100ms\n",
         ),
-        backend("paced", &paced_log, "    rate_limit: 2/1s\n    queue_timeout: 5s\n"),
+        backend(
+            "paced",
+            &paced_log,
+            "    rate_limit: 2/1s\n    queue_timeout: 5s\n",
+        ),
     ]);
     wait_ready(&mut peer, "strict");
     wait_ready(&mut peer, "paced");
@@ -169,7 +183,11 @@ fn a_rate_limit_refuses_past_its_burst_and_paces_calls_that_may_wait() {
             && message.contains("`rate_limit`"),
         "{message}"
     );
-    assert_eq!(calls_of(&strict_log, "echo"), 2, "the refused call is not sent");
+    assert_eq!(
+        calls_of(&strict_log, "echo"),
+        2,
+        "the refused call is not sent"
+    );
     std::thread::sleep(Duration::from_millis(1100));
     let ok = invoke(&mut peer, "strict", "echo", json!({"text": "refilled"}));
     assert_eq!(text(&ok), "refilled", "{ok}");
@@ -235,7 +253,10 @@ fn the_breaker_opens_on_timeouts_not_on_tool_errors_fails_fast_and_closes_after_
             .contains("did not answer"),
         "{open}"
     );
-    assert!(open["breaker"]["probe_in_ms"].as_u64().unwrap() <= 1500, "{open}");
+    assert!(
+        open["breaker"]["probe_in_ms"].as_u64().unwrap() <= 1500,
+        "{open}"
+    );
 
     // After the cool-down one probe goes through; its success closes the breaker.
     std::thread::sleep(Duration::from_millis(1600));
@@ -248,7 +269,15 @@ fn the_breaker_opens_on_timeouts_not_on_tool_errors_fails_fast_and_closes_after_
     );
     let closed = row(&mut peer, "flaky");
     assert!(closed.get("breaker").is_none(), "{closed}");
-    assert_eq!(text(&invoke(&mut peer, "flaky", "echo", json!({"text": "again"}))), "again");
+    assert_eq!(
+        text(&invoke(
+            &mut peer,
+            "flaky",
+            "echo",
+            json!({"text": "again"})
+        )),
+        "again"
+    );
 }
 
 #[test]
@@ -266,7 +295,11 @@ fn a_read_only_tool_is_retried_after_its_backend_died_and_a_plain_one_is_not() {
         json!({"marker": read_marker.to_str().unwrap()}),
     );
     assert_eq!(text(&retried), "survived", "{retried}");
-    assert_eq!(calls_of(&log, "crash_once_read"), 2, "sent twice: once, then the retry");
+    assert_eq!(
+        calls_of(&log, "crash_once_read"),
+        2,
+        "sent twice: once, then the retry"
+    );
 
     // The same failure on a tool that may have side effects is reported, never repeated.
     wait_ready(&mut peer, "crashy");

@@ -48,7 +48,9 @@ impl AsyncRead for Chunked {
     ) -> Poll<std::io::Result<()>> {
         let size = self.sizes[self.turn % self.sizes.len()].max(1);
         self.turn += 1;
-        let end = (self.at + size).min(self.data.len()).min(self.at + buf.remaining());
+        let end = (self.at + size)
+            .min(self.data.len())
+            .min(self.at + buf.remaining());
         let at = self.at;
         buf.put_slice(&self.data[at..end]);
         self.at = end;
@@ -123,7 +125,11 @@ fn line_bytes() -> impl Strategy<Value = Vec<u8>> {
     ];
     let body = prop::collection::vec(byte, 0..80);
     (any::<bool>(), body).prop_map(|(bom, body)| {
-        let mut line = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+        let mut line = if bom {
+            b"\xEF\xBB\xBF".to_vec()
+        } else {
+            Vec::new()
+        };
         line.extend(body);
         line
     })
@@ -220,8 +226,7 @@ fn mutated(text: &'static str) -> impl Strategy<Value = String> {
     let len = text.len();
     let edit = prop_oneof![
         (0..len, 0usize..12).prop_map(|(at, n)| (at, n, String::new())),
-        (0..len, "[ :\\-\\[\\]{}#&*!|>'\"%@`,?\n\t a-z0-9${}]{1,8}")
-            .prop_map(|(at, s)| (at, 0, s)),
+        (0..len, "[ :\\-\\[\\]{}#&*!|>'\"%@`,?\n\t a-z0-9${}]{1,8}").prop_map(|(at, s)| (at, 0, s)),
     ];
     prop::collection::vec(edit, 1..5).prop_map(move |edits| {
         let mut out = text.as_bytes().to_vec();
@@ -313,7 +318,11 @@ proptest! {
 /// A client config file: servers under `mcpServers`, other keys around them, comments,
 /// and one of several layouts (indent, line ending, trailing comma).
 fn jsonc_file() -> impl Strategy<Value = String> {
-    let server = ("[a-z][a-z0-9-]{0,8}", "[a-z.]{1,10}", prop::collection::vec("[a-z-]{1,6}", 0..3));
+    let server = (
+        "[a-z][a-z0-9-]{0,8}",
+        "[a-z.]{1,10}",
+        prop::collection::vec("[a-z-]{1,6}", 0..3),
+    );
     (
         prop::collection::vec(server, 0..4),
         prop::sample::select(vec!["  ", "    ", "\t"]),
@@ -444,4 +453,3 @@ proptest! {
         }
     }
 }
-
