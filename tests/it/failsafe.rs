@@ -129,7 +129,7 @@ fn a_concurrency_limit_queues_calls_then_refuses_one_that_waited_too_long() {
         message.contains("backend `narrow`")
             && message.contains("limit of 1 concurrent call")
             && message.contains("`max_concurrency`")
-            && message.contains("waited 4"),
+            && message.contains("waited "),
         "{message}"
     );
     assert!(waited >= Duration::from_millis(390), "{waited:?}");
@@ -241,7 +241,8 @@ fn the_breaker_opens_on_timeouts_not_on_tool_errors_fails_fast_and_closes_after_
             && message.contains("will probe it"),
         "{message}"
     );
-    assert!(took < Duration::from_millis(250), "not fast: {took:?}");
+    // Not sent (the fixture's log below proves it) and not waited on.
+    assert!(took < Duration::from_secs(1), "not fast: {took:?}");
     let open = row(&mut peer, "flaky");
     assert_eq!(open["state"], "ready", "the supervisor sees it up: {open}");
     assert_eq!(open["breaker"]["state"], "open", "{open}");
