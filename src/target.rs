@@ -91,6 +91,11 @@ impl BackendHandle {
     pub fn same(&self, other: &BackendHandle) -> bool {
         Arc::ptr_eq(&self.target, &other.target)
     }
+
+    /// A number naming this connection while it lives (a reconnect makes a new one).
+    pub fn connection(&self) -> usize {
+        Arc::as_ptr(&self.target).cast::<()>() as usize
+    }
 }
 
 /// The client a call is made for: where its progress goes and when it gives up

@@ -23,6 +23,8 @@ pub struct Guard {
     breaker: Option<Mutex<Breaker>>,
     /// Calls waiting for a slot or a token.
     queued: AtomicUsize,
+    /// The connection the breaker's count is about ([`crate::target::BackendHandle::connection`]).
+    connection: AtomicUsize,
 }
 
 /// An admitted call; tell it how the call ended with [`Pass::finish`]. Dropped unfinished
@@ -30,6 +32,7 @@ pub struct Guard {
 pub struct Pass {
     guard: Arc<Guard>,
     probe: bool,
+    connection: usize,
     _slot: Option<OwnedSemaphorePermit>,
     finished: bool,
 }
@@ -75,6 +78,7 @@ impl Guard {
                 .map(|rate| Mutex::new(TokenBucket::new(rate, now))),
             breaker: config.breaker.map(|b| Mutex::new(Breaker::new(b))),
             queued: AtomicUsize::new(0),
+            connection: AtomicUsize::new(0),
             config,
         }
     }
@@ -86,7 +90,24 @@ impl Guard {
     /// Admit one call: the breaker first (an open one fails fast), then a slot and a
     /// token, waiting at most `queue_timeout` for both together. A call that is refused
     /// was never sent.
-    pub async fn enter(self: &Arc<Self>, cancelled: &CancellationToken) -> Result<Pass, CallError> {
+    ///
+    /// `connection` names the connection the call will use. A new one — the supervisor
+    /// reconnected after the backend went down, and it answered `initialize` and
+    /// `tools/list` — starts the breaker afresh: a backend that died is the supervisor's to
+    /// report and restart, and the failures of calls on its dead connection (all in
+    /// flight when it died) are not held against the new one.
+    pub async fn enter(
+        self: &Arc<Self>,
+        connection: usize,
+        cancelled: &CancellationToken,
+    ) -> Result<Pass, CallError> {
+        let before = self.connection.swap(connection, Ordering::Relaxed);
+        if before != connection
+            && before != 0
+            && let Some(mut breaker) = self.breaker()
+        {
+            breaker.success();
+        }
         let probe = match self.breaker() {
             None => false,
             Some(mut breaker) => match breaker.admit(Instant::now()) {
@@ -102,6 +123,7 @@ impl Guard {
         let mut pass = Pass {
             guard: Arc::clone(self),
             probe,
+            connection,
             _slot: None,
             finished: false,
         };
@@ -230,6 +252,11 @@ impl Pass {
         let Some(mut breaker) = self.guard.breaker() else {
             return;
         };
+        if self.guard.connection.load(Ordering::Relaxed) != self.connection {
+            // Its connection was replaced meanwhile: no verdict on the new one.
+            breaker.release(self.probe);
+            return;
+        }
         match (verdict(result), result) {
             (Verdict::Alive, _) => breaker.success(),
             (Verdict::Failing, Err(e)) => {

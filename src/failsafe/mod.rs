@@ -83,21 +83,29 @@ impl Failsafe {
     ) -> Result<ServerResult, CallError> {
         let cancelled = caller.cancelled.clone();
         let guard = self.guard(backend);
-        guarded(guard.as_ref(), &cancelled, handle.request(request, caller)).await
+        let connection = handle.connection();
+        guarded(
+            guard.as_ref(),
+            connection,
+            &cancelled,
+            handle.request(request, caller),
+        )
+        .await
     }
 }
 
-/// Run `call` through `guard` (when there is one): admitted, then its outcome told to
-/// the breaker. A call the guard holds back fails with [`CallError::Limited`], unsent.
+/// Run `call` on `connection` through `guard` (when there is one): admitted, then its
+/// outcome told to the breaker. A call the guard holds back fails with [`CallError::Limited`], unsent.
 pub async fn guarded<T>(
     guard: Option<&Arc<Guard>>,
+    connection: usize,
     cancelled: &CancellationToken,
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T, CallError> {
     let Some(guard) = guard else {
         return call.await;
     };
-    let pass = guard.enter(cancelled).await?;
+    let pass = guard.enter(connection, cancelled).await?;
     let result = call.await;
     pass.finish(&result);
     result
@@ -232,7 +240,7 @@ mod tests {
         let guard = Arc::new(Guard::new("b", config));
         let never = CancellationToken::new();
         for _ in 0..2 {
-            let r: Result<(), _> = guarded(Some(&guard), &never, async {
+            let r: Result<(), _> = guarded(Some(&guard), 1, &never, async {
                 Err(CallError::Timeout {
                     backend: "b".into(),
                     timeout: Duration::from_millis(300),
@@ -242,7 +250,7 @@ mod tests {
             assert!(matches!(r, Err(CallError::Timeout { .. })));
         }
         let mut ran = false;
-        let r: Result<(), _> = guarded(Some(&guard), &never, async {
+        let r: Result<(), _> = guarded(Some(&guard), 1, &never, async {
             ran = true;
             Ok(())
         })
@@ -256,6 +264,14 @@ mod tests {
         assert!(message.contains("will probe it"), "{message}");
         let status = guard.status();
         assert_eq!(status["breaker"]["state"], "open", "{status:?}");
+
+        // The supervisor reconnected: the new connection starts with a closed breaker, and
+        // a late failure from a call on the old one is not held against it.
+        let late = guard.enter(1, &never).await;
+        assert!(late.is_err(), "still open on the old connection");
+        let fresh = guard.enter(2, &never).await.unwrap();
+        fresh.finish(&Ok::<(), CallError>(()));
+        assert!(guard.status().get("breaker").is_none());
     }
 
     #[tokio::test]
@@ -267,8 +283,8 @@ mod tests {
         };
         let guard = Arc::new(Guard::new("b", config));
         let never = CancellationToken::new();
-        let held = guard.enter(&never).await.unwrap();
-        let refused = guard.enter(&never).await.err().unwrap().to_string();
+        let held = guard.enter(1, &never).await.unwrap();
+        let refused = guard.enter(1, &never).await.err().unwrap().to_string();
         assert!(refused.contains("limit of 1 concurrent call "), "{refused}");
         // At least the 50 ms it may wait; more on a loaded machine.
         let waited: u64 = refused
@@ -279,6 +295,6 @@ mod tests {
             .unwrap_or_else(|| panic!("no wait in ms: {refused}"));
         assert!(waited >= 50, "{refused}");
         drop(held);
-        assert!(guard.enter(&never).await.is_ok(), "the slot came back");
+        assert!(guard.enter(1, &never).await.is_ok(), "the slot came back");
     }
 }

@@ -459,7 +459,9 @@ impl Gateway {
         let mut retry = Retry::for_tool(definition);
         loop {
             let call = handle.call_tool(params.clone(), caller.clone());
-            let result = failsafe::guarded(guard.as_ref(), &caller.cancelled, call).await;
+            let connection = handle.connection();
+            let result =
+                failsafe::guarded(guard.as_ref(), connection, &caller.cancelled, call).await;
             let error = match result {
                 Err(e) if retry.again(&e) => e,
                 done => return done,
