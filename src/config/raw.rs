@@ -350,7 +350,7 @@ mod tests {
 
         let backend = fields_of::<RawBackend>();
         assert!(ORIGINAL_BACKEND_KEYS.iter().all(|k| backend.contains(k)));
-        assert_eq!(backend.len(), 19 + ORIGINAL_BACKEND_KEYS.len());
+        assert_eq!(backend.len(), 21 + ORIGINAL_BACKEND_KEYS.len());
 
         let meta = fields_of::<RawMetaMcp>();
         assert_eq!(meta.len(), 1 + ORIGINAL_META_KEYS.len());
