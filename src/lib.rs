@@ -8,6 +8,8 @@
 //! - [`gateway`]: the MCP server the client sees — meta-tools, flat/surfaced tools, proxying.
 //! - [`http`]: the optional Streamable HTTP listener — Host/Origin/token checks, `/health`,
 //!   `/metrics`, API-key scopes.
+//! - [`failsafe`]: per-backend concurrency and rate limits, the circuit breaker, and
+//!   which failed calls may be tried again.
 //! - [`policy`]: per-tool allow/deny/confirm rules, and asking the user to confirm.
 //! - [`proxy`]: resources, prompts, completion and logging across backends; URI and
 //!   prompt-name namespacing.
@@ -39,6 +41,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod export;
+pub mod failsafe;
 pub mod framing;
 pub mod gateway;
 pub mod http;

@@ -86,6 +86,16 @@ impl BackendHandle {
     ) -> Result<ServerResult, CallError> {
         self.target.request(&self.name, request, caller).await
     }
+
+    /// Whether both handles are the same connection (a reconnect makes a new one).
+    pub fn same(&self, other: &BackendHandle) -> bool {
+        Arc::ptr_eq(&self.target, &other.target)
+    }
+
+    /// A number naming this connection while it lives (a reconnect makes a new one).
+    pub fn connection(&self) -> usize {
+        Arc::as_ptr(&self.target).cast::<()>() as usize
+    }
 }
 
 /// The client a call is made for: where its progress goes and when it gives up
@@ -106,6 +116,13 @@ pub enum CallError {
     Cancelled,
     #[error("backend `{backend}` did not answer within {timeout:?}")]
     Timeout { backend: String, timeout: Duration },
+    /// The connection failed before the request was written: the backend never saw it,
+    /// so trying again cannot repeat a side effect.
+    #[error("backend `{backend}` could not be sent the call{detail}")]
+    Unsent { backend: String, detail: String },
+    /// The gateway's own limits held the call back (`crate::failsafe`); never sent.
+    #[error("{message}")]
+    Limited { backend: String, message: String },
     #[error("backend `{backend}` went away during the call{detail}")]
     Closed { backend: String, detail: String },
     #[error("backend `{backend}` answered with an error: {error}")]

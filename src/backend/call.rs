@@ -72,7 +72,7 @@ impl Call<'_> {
             .peer
             .send_request_with_option(request, options)
             .await
-            .map_err(|e| self.service_error(e))?;
+            .map_err(|e| self.unsent(e))?;
         let id = handle.id.clone();
         // Claimed whether or not the client wants progress: the claim closes the route.
         let mut claim = mcp.progress.claim(handle.progress_token.clone());
@@ -124,7 +124,7 @@ impl Call<'_> {
             .peer
             .send_request_with_option(request, options)
             .await
-            .map_err(|e| self.service_error(e))?;
+            .map_err(|e| self.unsent(e))?;
         let id = handle.id.clone();
         tokio::select! {
             response = handle.await_response() => response.map_err(|e| self.service_error(e)),
@@ -168,6 +168,15 @@ impl Call<'_> {
         CallError::Cancelled
     }
 
+    /// A failure to hand the request to the connection: it was never written, so the
+    /// backend never saw it (what makes a retry safe for any tool).
+    fn unsent(&self, e: ServiceError) -> CallError {
+        match self.service_error(e) {
+            CallError::Closed { backend, detail } => CallError::Unsent { backend, detail },
+            other => other,
+        }
+    }
+
     fn service_error(&self, e: ServiceError) -> CallError {
         let backend = self.backend.to_owned();
         match e {
@@ -180,20 +189,30 @@ impl Call<'_> {
                 None => CallError::Backend { backend, error },
             },
             ServiceError::Timeout { timeout } => CallError::Timeout { backend, timeout },
-            ServiceError::TransportClosed | ServiceError::TransportSend(_) => CallError::Closed {
+            // The write of the request itself failed: the backend never had it whole.
+            ServiceError::TransportSend(_) => CallError::Unsent {
                 backend,
-                detail: self
-                    .mcp
-                    .stderr
-                    .summary()
-                    .map(|t| format!("; stderr: {t}"))
-                    .unwrap_or_default(),
+                detail: self.stderr_detail(),
+            },
+            ServiceError::TransportClosed => CallError::Closed {
+                backend,
+                detail: self.stderr_detail(),
             },
             other => CallError::Closed {
                 backend,
                 detail: format!(": {other}"),
             },
         }
+    }
+}
+
+impl Call<'_> {
+    fn stderr_detail(&self) -> String {
+        self.mcp
+            .stderr
+            .summary()
+            .map(|t| format!("; stderr: {t}"))
+            .unwrap_or_default()
     }
 }
 

@@ -325,6 +325,8 @@ fn served_capabilities(config: &Config) -> Option<&CapabilitiesConfig> {
 fn same_connection(old: &BackendConfig, new: &BackendConfig) -> bool {
     let mut old = old.clone();
     old.description.clone_from(&new.description);
+    // Limits and the breaker live on the client-facing side (`crate::failsafe`).
+    old.failsafe.clone_from(&new.failsafe);
     old == *new
 }
 

@@ -192,6 +192,7 @@ pub async fn list(
             "start_ms": status.and_then(|s| s.start.map(|d| d.as_millis() as u64)),
             "error": status.and_then(|s| s.error.clone()),
             "trust": b.trust.as_str(),
+            "limits": limits_json(&b.failsafe),
             "quarantined": status.map(quarantined_json).unwrap_or_default(),
             "findings": status.map(|s| s.findings.clone()).unwrap_or_default(),
         }));
@@ -248,6 +249,9 @@ pub async fn list(
             detail
         );
         let name = row["name"].as_str().unwrap_or("");
+        if let Some(limits) = row["limits"].as_str() {
+            println!("  limits: {limits}");
+        }
         for held in row["quarantined"].as_array().into_iter().flatten() {
             println!(
                 "  quarantined: {}: {}",
@@ -343,4 +347,32 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     let mut cmd = Cli::command();
     clap_complete::generate(shell, &mut cmd, "mcp-gateway", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
+}
+
+/// A backend's limits and breaker in words, when they are not the defaults (`list`; the
+/// breaker's live state is in the running gateway's `gateway_list_servers`).
+fn limits_json(limits: &crate::config::FailsafeConfig) -> serde_json::Value {
+    let mut parts = Vec::new();
+    if let Some(n) = limits.max_concurrency {
+        parts.push(format!("max_concurrency {n}"));
+    }
+    if let Some(rate) = limits.rate_limit {
+        parts.push(format!("rate_limit {rate}"));
+    }
+    if limits.queue_timeout != crate::config::DEFAULT_QUEUE_TIMEOUT {
+        parts.push(format!("queue_timeout {:?}", limits.queue_timeout));
+    }
+    match limits.breaker {
+        None => parts.push("circuit_breaker off".to_owned()),
+        Some(b) if b != crate::config::BreakerConfig::default() => parts.push(format!(
+            "circuit_breaker after {} failures, cool-down {:?}",
+            b.failures, b.cool_down
+        )),
+        Some(_) => {}
+    }
+    if parts.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::String(parts.join(", "))
+    }
 }

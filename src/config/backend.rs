@@ -100,6 +100,7 @@ pub(crate) fn build(
              to an empty string"
         ));
     }
+    let failsafe = super::failsafe::build(name, &raw, doc)?;
     let protocol_version = raw.protocol_version.filter(|v| !v.trim().is_empty());
     if let Some(version) = &protocol_version
         && !INITIALIZE_VERSIONS.contains(&version.trim())
@@ -132,6 +133,7 @@ pub(crate) fn build(
         trust: raw.trust.unwrap_or_default(),
         start: raw.start.unwrap_or_default(),
         idle_timeout: raw.idle_timeout.map(|d| d.0),
+        failsafe,
         referenced_vars: used.referenced,
         unset_vars: used.unset,
     }))

@@ -32,6 +32,7 @@ mod discover;
 mod duration;
 mod error;
 mod expand;
+mod failsafe;
 mod http;
 mod keys;
 mod locate;
@@ -58,6 +59,10 @@ pub use discover::{
 };
 pub use duration::{human_duration, parse_duration};
 pub use error::{ConfigError, Location, UnknownKey};
+pub use failsafe::{
+    BreakerConfig, DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_FAILURES, DEFAULT_QUEUE_TIMEOUT,
+    FailsafeConfig, Rate, parse_rate,
+};
 pub use http::{ApiKey, DEFAULT_LISTEN, HttpConfig, Scope, SecretSource};
 pub use oauth::OAuthConfig;
 pub use redact::{MASK, looks_secret, redact_url, register_secrets, scrub, url_secrets};
@@ -247,6 +252,9 @@ pub struct BackendConfig {
     pub start: StartMode,
     /// Stopped after this long without a call, started again by the next (`idle_timeout:`).
     pub idle_timeout: Option<Duration>,
+    /// Limits and the circuit breaker (`max_concurrency`, `queue_timeout`, `rate_limit`,
+    /// `circuit_breaker`); applied live, without restarting the backend.
+    pub failsafe: FailsafeConfig,
     /// Every variable this backend's strings reference (for `doctor`).
     pub referenced_vars: BTreeSet<String>,
     /// Referenced without a default and unset at load time; each expanded to "".

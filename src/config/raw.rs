@@ -156,6 +156,10 @@ pub(crate) struct RawBackend {
     /// Stop the backend after this long without a call.
     pub idle_timeout: Option<Dur>,
     pub oauth: Option<RawOAuth>,
+    pub max_concurrency: Option<u32>,
+    pub queue_timeout: Option<Dur>,
+    pub rate_limit: Option<super::failsafe::Rate>,
+    pub circuit_breaker: Option<super::failsafe::BreakerSetting>,
 
     secrets: Ignored,
     passthrough: Ignored,
@@ -226,6 +230,17 @@ pub(crate) struct RawCapabilities {
     /// Capability name glob, or file path glob (with a `/`) → the environment variables
     /// those capabilities may read.
     pub env_allow: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// A backend's `circuit_breaker:` settings (the mapping form).
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the `circuit_breaker` settings: `failures` and `cool_down`"
+)]
+pub(crate) struct RawBreaker {
+    pub failures: Option<u32>,
+    pub cool_down: Option<Dur>,
 }
 
 /// The `limits:` section: sizes the gateway enforces on the wire.
@@ -355,7 +370,7 @@ mod tests {
 
         let backend = fields_of::<RawBackend>();
         assert!(ORIGINAL_BACKEND_KEYS.iter().all(|k| backend.contains(k)));
-        assert_eq!(backend.len(), 18 + ORIGINAL_BACKEND_KEYS.len());
+        assert_eq!(backend.len(), 22 + ORIGINAL_BACKEND_KEYS.len());
 
         let meta = fields_of::<RawMetaMcp>();
         assert_eq!(meta.len(), 1 + ORIGINAL_META_KEYS.len());

@@ -254,7 +254,10 @@ fn insert_member(text: &str, obj: &Node, _key: &str, rendered: &Rendered, style:
     let after = last.comma.map_or(last.value.end, |c| c + 1);
     let eol = line_end(text, after);
     let rest = text[after..eol].trim();
-    let at = if rest.is_empty() || rest.starts_with("//") {
+    // A comment closing the last member's line belongs to that member: insert after it.
+    let one_block =
+        rest.len() >= 4 && rest.starts_with("/*") && rest[2..].find("*/") == Some(rest.len() - 4);
+    let at = if rest.is_empty() || rest.starts_with("//") || one_block {
         // Before a CRLF's `\r` as well as a bare `\n`.
         if text[..eol].ends_with('\r') {
             eol - 1

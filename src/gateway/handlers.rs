@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
 use serde_json::{Value, json};
 
 use super::guard::{Admitted, Refused};
@@ -11,9 +11,11 @@ use super::names::{did_you_mean, suggest};
 use super::{Gateway, error_result, search_answer};
 use crate::audit;
 use crate::backend::{CallError, Caller};
+use crate::failsafe::{self, Retry};
 use crate::policy::Route;
 use crate::proxy;
 use crate::registry::{ServerEntry, ServerState, Snapshot};
+use crate::target::BackendHandle;
 
 /// Default and largest number of search results.
 const DEFAULT_LIMIT: usize = 8;
@@ -124,6 +126,12 @@ impl Gateway {
                 }
                 if !s.problems.is_empty() {
                     row["problems"] = json!(s.problems);
+                }
+                // An open breaker, calls queued for a slot: why calls fail fast or wait.
+                if let (Some(guard), Some(row)) =
+                    (self.inner.failsafe.guard(&s.name), row.as_object_mut())
+                {
+                    row.extend(guard.status());
                 }
                 // A backend's own guidance, where an agent looks for how to use it.
                 if let Some(text) = s.server.as_ref().and_then(|i| i.instructions.as_deref()) {
@@ -416,7 +424,10 @@ impl Gateway {
             }
         };
         let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
-        let outcome = match handle.call_tool(params, caller).await {
+        let called = self
+            .call_failsafe(server, definition, handle, params, caller)
+            .await;
+        let outcome = match called {
             Ok(mut result) => {
                 // Links and embedded resources must read back through the gateway.
                 if proxy::rewrite::has_resources(&result) {
@@ -432,6 +443,79 @@ impl Gateway {
             Err(e) => Outcome::Failed(e.to_string()),
         };
         (outcome, admitted)
+    }
+
+    /// The backend call itself, through the backend's limits and breaker; tried once
+    /// more, on a fresh connection, when [`Retry`] says that cannot repeat a side effect.
+    async fn call_failsafe(
+        &self,
+        server: &str,
+        definition: &Tool,
+        mut handle: BackendHandle,
+        params: CallToolRequestParams,
+        caller: Caller,
+    ) -> Result<CallToolResult, CallError> {
+        let guard = self.inner.failsafe.guard(server);
+        let mut retry = Retry::for_tool(definition);
+        loop {
+            let call = handle.call_tool(params.clone(), caller.clone());
+            let connection = handle.connection();
+            let result =
+                failsafe::guarded(guard.as_ref(), connection, &caller.cancelled, call).await;
+            let error = match result {
+                Err(e) if retry.again(&e) => e,
+                done => return done,
+            };
+            tracing::info!(backend = %server, tool = %params.name, "retrying once: {error}");
+            tokio::select! {
+                () = tokio::time::sleep(failsafe::RETRY_BACKOFF) => {}
+                () = caller.cancelled.cancelled() => return Err(CallError::Cancelled),
+            }
+            match self.reconnected(server, &handle).await {
+                Ok(fresh) => handle = fresh,
+                Err(why) => {
+                    return Err(CallError::Closed {
+                        backend: server.to_owned(),
+                        detail: format!("; not retried: {why} (first try: {error})"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// A live connection to `server` other than `old`, asking the backend's actor to
+    /// reconnect at once rather than at its next backoff; waits at most [`RETRY_WAIT`].
+    async fn reconnected(
+        &self,
+        server: &str,
+        old: &BackendHandle,
+    ) -> Result<BackendHandle, String> {
+        let fresh = |e: &ServerEntry| {
+            e.state == ServerState::Ready && e.handle.as_ref().is_some_and(|h| !h.same(old))
+        };
+        // Asked once: a stored wake-up left behind would cut a later backoff short.
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let entry = self
+            .inner
+            .registry
+            .wait_until(server, RETRY_WAIT, |e| {
+                if e.state == ServerState::Failed
+                    && !asked.swap(true, std::sync::atomic::Ordering::Relaxed)
+                    && let Some(retry) = &e.retry_now
+                {
+                    retry.notify_one();
+                }
+                fresh(e) || e.retry_now.is_none()
+            })
+            .await
+            .ok_or_else(|| format!("server `{server}` was removed"))?;
+        match (&entry.handle, fresh(&entry)) {
+            (Some(handle), true) => Ok(handle.clone()),
+            _ => Err(format!(
+                "server `{server}` was not ready again within {}s",
+                RETRY_WAIT.as_secs()
+            )),
+        }
     }
 }
 

@@ -99,6 +99,7 @@ impl Gateway {
     /// Take `mode`, `surfaced_tools` and `policy` from a reloaded config; the client hears of it
     /// when its tool list changes.
     pub async fn apply_surface(&self, config: &Config) {
+        self.inner.failsafe.configure(config);
         let next = Surface::of(config);
         let changed = {
             let mut slot = lock(&self.inner.surface);

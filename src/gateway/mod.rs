@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditLog;
 use crate::backend::Caller;
 use crate::config::{Config, Mode, Scope};
+use crate::failsafe::Failsafe;
 use crate::mrtr::{Rounds, StartCall};
 use crate::policy::Route;
 use crate::proxy::capabilities::Offered;
@@ -120,6 +121,8 @@ struct Inner {
     audit: Mutex<Option<Arc<AuditLog>>>,
     /// 2026-07-28 clients' calls parked on their answers to backends' requests.
     rounds: Arc<Rounds>,
+    /// Each backend's limits and circuit breaker; reconfigured by a reload.
+    failsafe: Failsafe,
 }
 
 impl Gateway {
@@ -149,6 +152,7 @@ impl Gateway {
                 hidden: Mutex::new(None),
                 audit: Mutex::new(config.audit.clone().map(|a| Arc::new(AuditLog::new(a)))),
                 rounds: Arc::new(Rounds::default()),
+                failsafe: Failsafe::new(config),
             }),
             scope: None,
         }

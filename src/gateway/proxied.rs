@@ -197,7 +197,7 @@ impl Gateway {
         let full = self.inner.registry.snapshot();
         let ns = proxy::namespace(&full);
         let snap = self.visible(&full, context);
-        resources::read(&snap, &ns, request, caller(context))
+        resources::read(&snap, &self.inner.failsafe, &ns, request, caller(context))
             .await
             .map_err(wire)
     }
@@ -236,9 +236,17 @@ impl Gateway {
         let names = Self::prompt_names(&full);
         let snap = self.visible(&full, context);
         let suggest = Self::suggest_prompt(&names);
-        prompts::get(&snap, &ns, &names, request, suggest, caller(context))
-            .await
-            .map_err(wire)
+        prompts::get(
+            &snap,
+            &self.inner.failsafe,
+            &ns,
+            &names,
+            request,
+            suggest,
+            caller(context),
+        )
+        .await
+        .map_err(wire)
     }
 
     pub(super) async fn proxy_complete(
@@ -251,9 +259,17 @@ impl Gateway {
         let names = Self::prompt_names(&full);
         let snap = self.visible(&full, context);
         let suggest = Self::suggest_prompt(&names);
-        prompts::complete(&snap, &ns, &names, request, suggest, caller(context))
-            .await
-            .map_err(wire)
+        prompts::complete(
+            &snap,
+            &self.inner.failsafe,
+            &ns,
+            &names,
+            request,
+            suggest,
+            caller(context),
+        )
+        .await
+        .map_err(wire)
     }
 
     pub(super) async fn proxy_set_level(

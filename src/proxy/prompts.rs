@@ -16,6 +16,7 @@ use rmcp::model::{
 
 use super::rewrite::Rewriter;
 use super::{Namespace, PromptNames, ProxyError, ready};
+use crate::failsafe::Failsafe;
 use crate::registry::{ServerState, Snapshot};
 use crate::target::{CallError, Caller};
 
@@ -48,6 +49,7 @@ fn resolve<'a>(
 /// `InputRequiredResult` passes through untouched.
 pub async fn get(
     snap: &Snapshot,
+    limits: &Failsafe,
     ns: &Namespace,
     names: &PromptNames,
     mut params: GetPromptRequestParams,
@@ -58,7 +60,7 @@ pub async fn get(
     let (_, handle) = ready(snap, server)?;
     params.name = prompt.clone();
     let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
-    match handle.request(request, caller).await? {
+    match limits.request(server, handle, request, caller).await? {
         ServerResult::GetPromptResult(mut result) => {
             Rewriter { ns, server }.prompt(&mut result);
             // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it.
@@ -77,6 +79,7 @@ pub async fn get(
 /// reference un-namespaced; the values come back as the backend gave them.
 pub async fn complete(
     snap: &Snapshot,
+    limits: &Failsafe,
     ns: &Namespace,
     names: &PromptNames,
     mut params: CompleteRequestParams,
@@ -113,7 +116,7 @@ pub async fn complete(
         return Ok(CompleteResult::default());
     }
     let request = ClientRequest::CompleteRequest(CompleteRequest::new(params));
-    match handle.request(request, caller).await? {
+    match limits.request(&server, handle, request, caller).await? {
         ServerResult::CompleteResult(mut result) => {
             result.result_type.get_or_insert(ResultType::COMPLETE);
             Ok(result)

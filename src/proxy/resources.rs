@@ -16,6 +16,7 @@ use rmcp::model::{
 
 use super::rewrite::Rewriter;
 use super::{Namespace, ProxyError, ready};
+use crate::failsafe::Failsafe;
 use crate::registry::{ServerState, Snapshot};
 use crate::target::{CallError, Caller};
 
@@ -183,6 +184,7 @@ async fn page(
 /// their URIs in the client's form. An `InputRequiredResult` passes through untouched.
 pub async fn read(
     snap: &Snapshot,
+    limits: &Failsafe,
     ns: &Namespace,
     mut params: ReadResourceRequestParams,
     caller: Caller,
@@ -191,7 +193,7 @@ pub async fn read(
     let (_, handle) = ready(snap, server)?;
     params.uri = original;
     let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
-    match handle.request(request, caller).await? {
+    match limits.request(server, handle, request, caller).await? {
         ServerResult::ReadResourceResult(mut result) => {
             Rewriter { ns, server }.read(&mut result);
             // A 2025-era backend sends no `resultType`; 2026-07-28 clients require it
