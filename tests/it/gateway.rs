@@ -122,9 +122,16 @@ pub(crate) fn processes_with_env(marker: &str) -> Vec<u32> {
     found
 }
 
-/// A backend's supervising shim (its process name), not a backend process.
+/// A backend's supervising shim, or a process already gone: either way not a backend
+/// process to count. Told by the shim's hidden first argument, which it has from `exec` on
+/// (its process name is set a moment later, and a scan in between would count it), and
+/// which a command it forks keeps until that command's own `exec`.
 pub(crate) fn is_shim(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "mcp-gw-shim")
+    std::fs::read(format!("/proc/{pid}/cmdline")).map_or(true, |cmdline| {
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == b"__mcp-gateway-backend-shim")
+    })
 }
 
 #[test]
