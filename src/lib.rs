@@ -21,6 +21,7 @@
 //! - [`trust`]: backend tool pins (rug-pull quarantine) and the poisoning scan.
 //! - [`audit`]: the opt-in audit log of backend tool calls.
 //! - [`clock`]: RFC 3339 timestamps.
+//! - [`lockfile`]: cross-process locks beside the files the gateway rewrites.
 //! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
@@ -45,6 +46,7 @@ pub mod failsafe;
 pub mod framing;
 pub mod gateway;
 pub mod http;
+pub mod lockfile;
 pub mod mrtr;
 pub mod policy;
 pub mod proxy;

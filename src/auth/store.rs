@@ -262,38 +262,9 @@ impl CredentialStore for TokenStore {
 /// lock (a refresh is one HTTP request; a holder stuck this long is not coming back soon).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// An exclusive `flock` on `path`, or `None` where there is none to take (not Unix, an
-/// unwritable directory, or [`LOCK_WAIT`] spent waiting).
-#[cfg(unix)]
+/// The refresh lock at `path` (see [`crate::lockfile`]).
 fn refresh_lock(path: &Path) -> Option<CredentialRefreshGuard> {
-    use nix::fcntl::{Flock, FlockArg};
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .ok()?;
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => return Some(CredentialRefreshGuard::new(lock)),
-            Err((back, _)) if std::time::Instant::now() < deadline => {
-                file = back;
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err((_, e)) => {
-                tracing::warn!("refreshing without the lock {}: {e}", path.display());
-                return None;
-            }
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn refresh_lock(_path: &Path) -> Option<CredentialRefreshGuard> {
-    None
+    crate::lockfile::exclusive(path, LOCK_WAIT).map(CredentialRefreshGuard::new)
 }
 
 #[cfg(test)]

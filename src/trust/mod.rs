@@ -421,6 +421,9 @@ pub fn tool_owners<'a>(
 ///
 /// [`ApproveError`] when the file cannot be read or written, or names are not pending.
 pub fn approve(path: &Path, server: &str, tools: &[String]) -> Result<Vec<String>, ApproveError> {
+    // A running gateway pinning meanwhile must not write over the approval, nor this over
+    // its pins.
+    let _turn = pins::turn(path);
     let mut file = pins::read(path)?;
     let Some(pins) = file.servers.get_mut(server) else {
         return Err(ApproveError::NothingSeen(server.to_owned()));

@@ -160,6 +160,15 @@ pub fn write(path: &Path, file: &PinFile) -> Result<(), PinError> {
     })
 }
 
+/// How long a pin change waits for another process (a running gateway, `tools approve`) to
+/// finish its own before going ahead (see [`crate::lockfile`]).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// The lock taken across read → change → write of the pin file at `path`.
+pub fn turn(path: &Path) -> Option<crate::lockfile::Held> {
+    crate::lockfile::exclusive(&path.with_extension("lock"), LOCK_WAIT)
+}
+
 /// Within this long of the last write, a change is written once the burst is over, not at
 /// once: hundreds of backends listing their tools at start would otherwise rewrite the
 /// whole (growing) file once each, blocking the runtime's few threads on disk.
@@ -247,6 +256,9 @@ impl PinStore {
     /// Run `change` on the current pins (re-read first if the file changed) and write the
     /// file when it changed them. `None` when the file is unusable (see [`PinStore::problem`]).
     pub fn update<T>(&self, change: impl FnOnce(&mut PinFile) -> T) -> Option<T> {
+        // Across the re-read and the write: another process's change in between would be
+        // written over. Always before the in-process state, as everywhere here.
+        let _turn = turn(&self.path);
         self.refresh();
         let mut state = self.lock();
         let file = state.file.as_mut().ok()?;
@@ -264,6 +276,7 @@ impl PinStore {
                 let (shared, path) = (Arc::clone(&self.state), self.path.clone());
                 std::thread::spawn(move || {
                     std::thread::sleep(BURST);
+                    let _turn = turn(&path);
                     let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
                     // Someone else wrote the file meanwhile (an approval): theirs stands,
                     // and what was pending is pinned again when next listed.
@@ -280,6 +293,7 @@ impl PinStore {
     /// Write now what a burst left pending: a tool was just held back, and `tools diff`
     /// and `tools approve` read the file.
     pub fn flush(&self) {
+        let _turn = turn(&self.path);
         let mut state = self.lock();
         if state.pending {
             state.write(&self.path);

@@ -206,3 +206,36 @@ fn capability_tools_are_scanned_not_pinned_and_shadowing_warns() {
     assert_eq!(shadow.action, Action::Warn);
     assert!(shadow.reason.contains("github"));
 }
+
+/// An approval and a running gateway's pinning take turns on the file: the approval waits
+/// for the other writer and keeps what it wrote, rather than writing an older copy over it.
+#[test]
+fn an_approval_waits_for_another_writer_and_keeps_its_change() {
+    let path = temp_pins("turns");
+    let gateway = Trust::with_pins(path.clone(), ScanPolicy::default());
+    gateway.admit("fx", Some(&auto()), &[tool("a", "A.")], NOBODY);
+    gateway.admit("fx", Some(&auto()), &[tool("a", "A, changed.")], NOBODY);
+    // Another process is mid-write: it holds the turn while it adds a server's pins.
+    let turn = pins::turn(&path).unwrap();
+    let approving = {
+        let path = path.clone();
+        std::thread::spawn(move || approve(&path, "fx", &[]))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !approving.is_finished(),
+        "the approval did not wait its turn"
+    );
+    let mut file = pins::read(&path).unwrap();
+    file.servers
+        .insert("other".into(), file.servers["fx"].clone());
+    pins::write(&path, &file).unwrap();
+    drop(turn);
+    assert_eq!(approving.join().unwrap().unwrap(), ["a"]);
+    let file = pins::read(&path).unwrap();
+    assert!(
+        file.servers.contains_key("other"),
+        "the other writer's change was lost"
+    );
+    assert!(file.servers["fx"].pending.is_empty());
+}
