@@ -22,6 +22,7 @@
 //! - [`audit`]: the opt-in audit log of backend tool calls.
 //! - [`clock`]: RFC 3339 timestamps.
 //! - [`lockfile`]: cross-process locks beside the files the gateway rewrites.
+//! - [`sync`]: the one way a mutex is taken (poison does not stop the gateway).
 //! - [`target`]: the handle a registry entry holds and what a call through it can return.
 //! - [`search`]: the tantivy tool index (the only tantivy user).
 //! - [`backend`]: one actor per backend connection, and their supervisor.
@@ -55,6 +56,7 @@ pub mod relay;
 pub mod reload;
 pub mod search;
 pub mod shutdown;
+pub mod sync;
 pub mod sys;
 pub mod target;
 pub mod trust;

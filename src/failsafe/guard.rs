@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::breaker::{Admit, Breaker, Refused};
 use super::bucket::TokenBucket;
 use crate::config::FailsafeConfig;
+use crate::sync::lock;
 use crate::target::CallError;
 
 /// Limits and breaker of one backend, shared by all its calls; kept across reconnects
@@ -304,12 +305,5 @@ pub(super) fn words(d: Duration) -> String {
         }
     } else {
         format!("{}ms", d.as_millis())
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }

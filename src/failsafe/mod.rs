@@ -26,6 +26,7 @@ use rmcp::model::{ClientRequest, ServerResult, Tool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::sync::lock;
 use crate::target::{BackendHandle, CallError, Caller};
 
 pub use breaker::{Admit, Breaker, Refused, Status};
@@ -148,13 +149,6 @@ impl Retry {
             self.tries += 1;
         }
         retry
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

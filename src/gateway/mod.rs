@@ -47,6 +47,7 @@ use crate::relay::Relay;
 use crate::search::SearchIndex;
 use meta::MetaTool;
 
+use crate::sync::lock;
 pub use catalog::follow_changes;
 pub use events::follow_events;
 pub use handlers::Outcome;
@@ -560,11 +561,4 @@ fn held_by_flat_name(snap: &Snapshot, name: &str) -> Option<(String, String)> {
 /// A text-only `isError` result: what a model reads when a call could not be made.
 pub(crate) fn error_result(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }

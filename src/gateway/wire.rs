@@ -27,6 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::framing::{Frame, LineReader, Oversized};
 use crate::relay::Relay;
+use crate::sync::lock;
 
 /// The config key that sets the limit, named in the error so the user can raise it.
 pub const LIMIT_KEY: &str = "limits.max_message_bytes";
@@ -312,11 +313,4 @@ fn valid_id(id: &Value) -> bool {
 
 fn id_value(id: &RequestId) -> Value {
     serde_json::to_value(id).unwrap_or(Value::Null)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }

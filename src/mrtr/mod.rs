@@ -36,6 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::relay::{InputAsk, RELAY_TIMEOUT, Round};
+use crate::sync::lock;
 
 /// What a parked call ends in.
 pub type Outcome = Result<CallToolResult, ErrorData>;
@@ -267,13 +268,6 @@ fn binding(request: &CallToolRequestParams, principal: &str) -> Vec<u8> {
         hash.update(part.as_bytes());
     }
     hash.finalize().to_vec()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ use rmcp::{Peer, RoleClient, RoleServer};
 use tokio::sync::watch;
 
 use crate::config::Scope;
+use crate::sync::lock;
 
 pub use ask::{Ask, RELAY_TIMEOUT};
 pub use error::RelayError;
@@ -376,12 +377,5 @@ pub struct Attached {
 impl Drop for Attached {
     fn drop(&mut self) {
         lock(&self.relay.backends).remove(&self.id);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }

