@@ -492,14 +492,15 @@ impl ServerHandler for Gateway {
         let client = context.client_info().map(|i| i.name).unwrap_or_default();
         let capabilities = context.client_capabilities().unwrap_or_default();
         let peer = context.peer.clone();
+        let progress_token = context.meta.get_progress_token();
         let (name, arguments) = (request.name.to_string(), request.arguments.clone());
         let start: StartCall = Box::new(move |round, cancelled| {
             Box::pin(async move {
-                // No progress: the request that asked for it is answered before the call
-                // ends, whenever the call takes a round.
+                // Progress goes under the first request's token: once the call has taken a
+                // round that request is answered, and the client may drop what follows.
                 let caller = Caller {
                     peer: Some(peer),
-                    progress_token: None,
+                    progress_token,
                     cancelled,
                     round: Some(round),
                 };
