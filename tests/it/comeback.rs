@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{StdioPeer, fixture_server_path, gateway_bin, temp_path};
+use crate::support::{StdioPeer, fixture_server_path, gateway_bin, server_row, temp_path};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -16,17 +16,6 @@ fn call_tool(peer: &mut StdioPeer, name: &str, arguments: Value) -> Value {
         json!({"name": name, "arguments": arguments}),
         T,
     )
-}
-
-fn server_row(peer: &mut StdioPeer, server: &str) -> Value {
-    let listed = call_tool(peer, "gateway_list_servers", json!({}));
-    listed["structuredContent"]["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == server)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {server} in {listed}"))
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{StdioPeer, fixture_server_path, gateway_bin, read_jsonl, temp_path};
+use crate::support::{
+    StdioPeer, fixture_server_path, gateway_bin, read_jsonl, server_row, temp_path,
+};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -67,24 +69,9 @@ fn failed(result: &Value) -> String {
     text(result)
 }
 
-fn row(peer: &mut StdioPeer, server: &str) -> Value {
-    let listed = peer.call_ok(
-        "tools/call",
-        json!({"name": "gateway_list_servers", "arguments": {}}),
-        T,
-    );
-    listed["structuredContent"]["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == server)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {server} in {listed}"))
-}
-
 fn wait_ready(peer: &mut StdioPeer, server: &str) {
     let deadline = Instant::now() + T;
-    while row(peer, server)["state"] != "ready" {
+    while server_row(peer, server)["state"] != "ready" {
         assert!(Instant::now() < deadline, "{server} never ready");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -221,7 +208,7 @@ fn the_breaker_opens_on_timeouts_not_on_tool_errors_fails_fast_and_closes_after_
             "fixture failure"
         );
     }
-    let quiet = row(&mut peer, "flaky");
+    let quiet = server_row(&mut peer, "flaky");
     assert!(quiet.get("breaker").is_none(), "{quiet}");
 
     // Two timeouts in a row open it.
@@ -243,7 +230,7 @@ fn the_breaker_opens_on_timeouts_not_on_tool_errors_fails_fast_and_closes_after_
     );
     // Not sent (the fixture's log below proves it) and not waited on.
     assert!(took < Duration::from_secs(1), "not fast: {took:?}");
-    let open = row(&mut peer, "flaky");
+    let open = server_row(&mut peer, "flaky");
     assert_eq!(open["state"], "ready", "the supervisor sees it up: {open}");
     assert_eq!(open["breaker"]["state"], "open", "{open}");
     assert_eq!(open["breaker"]["failures_in_a_row"], 2, "{open}");
@@ -268,7 +255,7 @@ fn the_breaker_opens_on_timeouts_not_on_tool_errors_fails_fast_and_closes_after_
         echoes_before + 1,
         "only the probe reached the backend"
     );
-    let closed = row(&mut peer, "flaky");
+    let closed = server_row(&mut peer, "flaky");
     assert!(closed.get("breaker").is_none(), "{closed}");
     assert_eq!(
         text(&invoke(

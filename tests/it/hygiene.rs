@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::support::{StdioPeer, gateway_bin, temp_path};
+use crate::support::{StdioPeer, gateway_bin, server_row, temp_path};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -25,21 +25,6 @@ fn serve(backends: &str, env: &[(&str, &str)]) -> (StdioPeer, PathBuf) {
     );
     peer.initialize();
     (peer, config)
-}
-
-fn server_row(peer: &mut StdioPeer, server: &str) -> Value {
-    let listed = peer.call_ok(
-        "tools/call",
-        json!({"name": "gateway_list_servers", "arguments": {}}),
-        T,
-    );
-    listed["structuredContent"]["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == server)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {server} in {listed}"))
 }
 
 fn wait_row(peer: &mut StdioPeer, server: &str, done: impl Fn(&Value) -> bool) -> Value {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{StdioPeer, fixture_server_path, gateway_bin, temp_path};
+use crate::support::{StdioPeer, fixture_server_path, gateway_bin, server_row, temp_path};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -34,21 +34,10 @@ fn tool(peer: &mut StdioPeer, name: &str, arguments: Value) -> Value {
     )
 }
 
-fn row(peer: &mut StdioPeer, server: &str) -> Value {
-    let listed = tool(peer, "gateway_list_servers", json!({}));
-    listed["structuredContent"]["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == server)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {server} in {listed}"))
-}
-
 fn wait_row(peer: &mut StdioPeer, server: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + T;
     loop {
-        let r = row(peer, server);
+        let r = server_row(peer, server);
         if done(&r) {
             return r;
         }
@@ -142,7 +131,7 @@ fn a_lazy_backend_is_searchable_from_its_cache_and_its_first_call_starts_it() {
     let result = echo(&mut peer, "sleepy", "woken");
     assert_eq!(result["content"][0]["text"], "woken", "{result}");
     assert_eq!(running(&marker).len(), 1);
-    assert_eq!(row(&mut peer, "sleepy")["state"], "ready");
+    assert_eq!(server_row(&mut peer, "sleepy")["state"], "ready");
     peer.close_stdin();
     peer.wait_exit(T).expect("gateway did not exit");
     let _ = std::fs::remove_dir_all(&cache);

@@ -172,3 +172,19 @@ pub fn embed_cache_dir() -> PathBuf {
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// `server`'s row of `gateway_list_servers`, as `peer` (an initialized client) sees it now.
+pub fn server_row(peer: &mut StdioPeer, server: &str) -> Value {
+    let listed = peer.call_ok(
+        "tools/call",
+        serde_json::json!({"name": "gateway_list_servers", "arguments": {}}),
+        std::time::Duration::from_secs(30),
+    );
+    listed["structuredContent"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == server)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {server} in {listed}"))
+}
