@@ -1,5 +1,5 @@
 //! Shared by the benchmarks: the integration tests' stdio peer and small statistics.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 #[path = "../tests/it/support/mod.rs"]
 pub mod support;
@@ -19,6 +19,13 @@ pub fn micros(d: Duration) -> f64 {
 
 pub fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// The resident set of process `pid` (`VmRSS`), in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// A YAML backend entry running the fixture server.

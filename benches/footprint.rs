@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::support::{StdioPeer, gateway_bin, temp_path};
-use common::{fixture_backend, machine, millis, percentile};
+use common::{fixture_backend, machine, millis, percentile, rss_kib};
 use serde_json::json;
 
 const RUNS: usize = 50;
@@ -42,12 +42,6 @@ fn time_to_initialize(config: &std::path::Path) -> (Duration, Duration) {
         percentile(&mut samples, 50.0),
         percentile(&mut samples, 90.0),
     )
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn main() {

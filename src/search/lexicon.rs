@@ -1,4 +1,4 @@
-//! Query-time word knowledge: stop words and a small related-word table.
+//! Query-time word options: stop words and a small related-word table.
 //!
 //! Agents describe needs in their own words ("grab", "folder", "ticket") while
 //! tool descriptions use others ("fetch", "directory", "issue"). A short table
@@ -106,17 +106,60 @@ const IMPLIES: &[(&str, &[&str])] = &[
     ("nuke", &["delete"]),
 ];
 
+/// The lexical channel's levers: which kinds of query-time knowledge it uses and how much
+/// of a query it reads. The product uses [`Self::DEFAULT`]; `examples/search_cv.rs` moves
+/// each lever in turn to measure, held-out, what it is worth (BENCHMARKS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LexicalOptions {
+    /// [`STOP_WORDS`] are dropped from queries.
+    pub stop_words: bool,
+    /// The [`RELATED`] groups.
+    pub related: bool,
+    /// The one-way [`IMPLIES`] entries.
+    pub implies: bool,
+    /// Words implied by notations (`#45`, `@alice`, `src/a.py`; `patterns.rs`).
+    pub notations: bool,
+    /// Unknown words corrected to indexed spellings (`fuzzy.rs`).
+    pub corrections: bool,
+    /// Query words extended to longer indexed words they start.
+    pub extensions: bool,
+    /// The coverage re-ranking (`rerank.rs`).
+    pub coverage: bool,
+    /// How many query words are read: a pasted paragraph's cost is bounded.
+    pub max_words: usize,
+}
+
+impl LexicalOptions {
+    pub const DEFAULT: Self = Self {
+        stop_words: true,
+        related: true,
+        implies: true,
+        notations: true,
+        corrections: true,
+        extensions: true,
+        coverage: true,
+        max_words: 32,
+    };
+}
+
 /// Stop words and expansions, in analyzed (stemmed) form so they compare
 /// directly with query terms.
 pub struct Lexicon {
+    pub options: LexicalOptions,
     stop: HashSet<String>,
     /// Keyed by one or two analyzed words.
     expansions: HashMap<Vec<String>, Vec<String>>,
 }
 
 impl Lexicon {
-    pub fn new(analyzer: &mut TextAnalyzer) -> Self {
-        let stop = STOP_WORDS.iter().flat_map(|w| terms(analyzer, w)).collect();
+    pub fn new(analyzer: &mut TextAnalyzer, options: LexicalOptions) -> Self {
+        let stop = if options.stop_words {
+            STOP_WORDS.iter().flat_map(|w| terms(analyzer, w)).collect()
+        } else {
+            HashSet::new()
+        };
+        let related: &[&[&str]] = if options.related { RELATED } else { &[] };
+        let implies: &[(&str, &[&str])] = if options.implies { IMPLIES } else { &[] };
         let mut expansions: HashMap<Vec<String>, Vec<String>> = HashMap::new();
         let mut add = |key: Vec<String>, targets: &[String]| {
             let entry = expansions.entry(key.clone()).or_default();
@@ -126,7 +169,7 @@ impl Lexicon {
                 }
             }
         };
-        for group in RELATED {
+        for group in related {
             let members: Vec<Vec<String>> = group.iter().map(|w| terms(analyzer, w)).collect();
             for (i, member) in members.iter().enumerate() {
                 for (j, other) in members.iter().enumerate() {
@@ -136,11 +179,15 @@ impl Lexicon {
                 }
             }
         }
-        for (key, targets) in IMPLIES {
+        for (key, targets) in implies {
             let targets: Vec<String> = targets.iter().flat_map(|w| terms(analyzer, w)).collect();
             add(terms(analyzer, key), &targets);
         }
-        Self { stop, expansions }
+        Self {
+            options,
+            stop,
+            expansions,
+        }
     }
 
     pub fn is_stop_word(&self, term: &str) -> bool {
@@ -160,7 +207,7 @@ mod tests {
 
     #[test]
     fn expansions_cover_words_and_phrases_after_stemming() {
-        let lexicon = Lexicon::new(&mut analyzer());
+        let lexicon = Lexicon::new(&mut analyzer(), LexicalOptions::DEFAULT);
         let words = |text: &str| terms(&mut analyzer(), text);
         assert!(
             lexicon
@@ -183,7 +230,7 @@ mod tests {
 
     #[test]
     fn stop_words_are_recognised_after_analysis() {
-        let lexicon = Lexicon::new(&mut analyzer());
+        let lexicon = Lexicon::new(&mut analyzer(), LexicalOptions::DEFAULT);
         assert!(lexicon.is_stop_word("the"));
         assert!(!lexicon.is_stop_word("list"));
     }

@@ -43,6 +43,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Ta
 use fields::Fields;
 use fusion::{Candidates, Fusion, ToolKey};
 use fuzzy::Vocabulary;
+pub use lexicon::LexicalOptions;
 use lexicon::Lexicon;
 use semantic::Semantic;
 pub use semantic::{Semantics, Status as SemanticStatus, tool_text};
@@ -115,7 +116,17 @@ impl SearchIndex {
     /// An empty in-RAM index whose semantic channel uses `semantics`, caching tool
     /// embeddings in the user's cache dir (or `$MCP_GATEWAY_EMBED_CACHE`).
     pub fn with_semantics(semantics: Semantics) -> Result<Self, SearchError> {
-        Self::build(semantics, cache::VectorCache::open_default())
+        Self::build(
+            semantics,
+            cache::VectorCache::open_default(),
+            LexicalOptions::DEFAULT,
+        )
+    }
+
+    /// A lexical-only index with the levers `options`: how `examples/search_cv.rs`
+    /// measures what each kind is worth.
+    pub fn with_options(options: LexicalOptions) -> Result<Self, SearchError> {
+        Self::build(Semantics::Off, None, options)
     }
 
     /// Like [`Self::with_semantics`], caching tool embeddings under `cache_dir`.
@@ -123,10 +134,18 @@ impl SearchIndex {
         semantics: Semantics,
         cache_dir: &std::path::Path,
     ) -> Result<Self, SearchError> {
-        Self::build(semantics, Some(cache::VectorCache::open(cache_dir)))
+        Self::build(
+            semantics,
+            Some(cache::VectorCache::open(cache_dir)),
+            LexicalOptions::DEFAULT,
+        )
     }
 
-    fn build(semantics: Semantics, cache: Option<cache::VectorCache>) -> Result<Self, SearchError> {
+    fn build(
+        semantics: Semantics,
+        cache: Option<cache::VectorCache>,
+        options: LexicalOptions,
+    ) -> Result<Self, SearchError> {
         let (schema, fields) = fields::build_schema();
         let index = Index::create_in_ram(schema);
         let mut analyzer = tokenizer::analyzer();
@@ -139,7 +158,7 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let lexicon = Lexicon::new(&mut analyzer);
+        let lexicon = Lexicon::new(&mut analyzer, options);
         Ok(Self {
             writer: Arc::new(Writer {
                 index: index.clone(),
@@ -249,15 +268,21 @@ impl SearchIndex {
             return Ok(Candidates::default());
         };
         self.semantic.activate();
+        let clauses = clauses::split(query);
+        let long = !clauses.is_empty();
         let mut texts = vec![query.to_owned()];
         if split_clauses {
-            texts.extend(clauses::split(query));
+            texts.extend(clauses);
         }
         let dense = match self.semantic.embed_query(&texts) {
             Some(vectors) => self.semantic.nearest(&vectors, server, DENSE_CANDIDATES),
             None => Vec::new(),
         };
-        Ok(Candidates { lexical, dense })
+        Ok(Candidates {
+            lexical,
+            dense,
+            long,
+        })
     }
 
     /// The lexical channel's ranking; `None` when the query has no searchable word.
@@ -299,7 +324,11 @@ impl SearchIndex {
             &text_query,
             &TopDocs::with_limit(CANDIDATES).order_by_score(),
         )?;
-        let ranked = rerank::by_coverage(&searcher, &groups, candidates)?;
+        let ranked = if self.lexicon.options.coverage {
+            rerank::by_coverage(&searcher, &groups, candidates)?
+        } else {
+            candidates
+        };
         let mut hits = Vec::with_capacity(ranked.len());
         for (score, address) in ranked {
             let doc: TantivyDocument = searcher.doc(address)?;

@@ -30,8 +30,6 @@ const EXTENSION_WEIGHT: f32 = 0.5;
 const MAX_EXTENSIONS: usize = 3;
 /// How many spellings one unknown word may be corrected to.
 const MAX_CORRECTIONS: usize = 3;
-/// Pasted paragraphs: the first words carry the request; bound the cost.
-const MAX_WORDS: usize = 32;
 
 /// One query word with its alternatives and their weights.
 #[derive(Debug, PartialEq)]
@@ -59,7 +57,7 @@ pub fn plan(
     // uses them ("clash" must not become "class").
     let mut in_phrase = vec![false; words.len()];
     for (i, word) in words.iter().enumerate() {
-        if groups.len() >= MAX_WORDS {
+        if groups.len() >= lexicon.options.max_words {
             break;
         }
         if let Some(pair) = words.get(i..i + 2) {
@@ -86,13 +84,17 @@ pub fn plan(
         let mut group = Group {
             alternatives: vec![(word.clone(), 1.0)],
         };
-        if !vocabulary.contains(word) && !in_phrase[i] && targets.is_empty() {
+        let options = lexicon.options;
+        if options.corrections && !vocabulary.contains(word) && !in_phrase[i] && targets.is_empty()
+        {
             for fixed in vocabulary.corrections(word, MAX_CORRECTIONS) {
                 group.push(fixed, CORRECTION_WEIGHT);
             }
         }
-        for longer in vocabulary.extensions(word, MAX_EXTENSIONS) {
-            group.push(longer, EXTENSION_WEIGHT);
+        if options.extensions {
+            for longer in vocabulary.extensions(word, MAX_EXTENSIONS) {
+                group.push(longer, EXTENSION_WEIGHT);
+            }
         }
         for target in targets {
             if vocabulary.contains(target) {
@@ -101,7 +103,12 @@ pub fn plan(
         }
         groups.push(group);
     }
-    for implied in patterns::implied_words(text) {
+    let notations = if lexicon.options.notations {
+        patterns::implied_words(text)
+    } else {
+        Vec::new()
+    };
+    for implied in notations {
         let targets: Vec<String> = terms(analyzer, implied)
             .into_iter()
             .filter(|t| seen.insert(t.clone()))

@@ -6,109 +6,19 @@
 //! channel `ready`, so the numbers are those of the ranker, not of its lexical warm-up.
 //! Floors are shared with search_quality.rs (the same sets in process).
 
-use std::fmt::Write as _;
-use std::path::Path;
-use std::time::{Duration, Instant};
-
-use serde_json::{Value, json};
-
 use crate::search_quality::{
-    Floors, GITHUB_FLOORS, MSC_FLOORS, Metrics, TOOL_FLOORS, check, eval_dir, load_corpus,
-    load_queries,
+    Floors, GITHUB_FLOORS, MSC_FLOORS, Metrics, TOOL_FLOORS, check, load_queries,
 };
-use crate::support::{StdioPeer, embed_cache_dir, gateway_bin, model_dir, temp_path};
+use crate::support::corpus::{eval_dir, search, serve};
 
 const LIMIT: usize = 10;
-const CALL: Duration = Duration::from_secs(60);
-
-fn config(corpus: &Path, servers: &[String]) -> String {
-    let script = eval_dir().join("harness/corpus_server.py");
-    let mut yaml = String::from("backends:\n");
-    for server in servers {
-        let _ = write!(
-            yaml,
-            "  {server:?}:\n    command: python3\n    args: [{:?}, {:?}, {server:?}]\n    description: \"MCP server {server}\"\n",
-            script.display().to_string(),
-            corpus.display().to_string(),
-        );
-    }
-    yaml
-}
-
-fn structured(result: &Value) -> Value {
-    result["structuredContent"].clone()
-}
 
 fn run(set: &str, corpus: &str, queries: &str, floors: &Floors) {
-    let corpus = eval_dir().join(corpus);
-    let servers = load_corpus(&corpus);
-    let names: Vec<String> = servers.keys().cloned().collect();
-    let total: usize = servers.values().map(Vec::len).sum();
-    let path = temp_path(&format!("search-eval-{set}.yaml"));
-    std::fs::write(&path, config(&corpus, &names)).unwrap();
-    let model = model_dir();
-    let cache = embed_cache_dir();
-    let mut gw = StdioPeer::spawn(
-        &gateway_bin(),
-        &["serve", "--config", path.to_str().unwrap()],
-        &[
-            ("MCP_GATEWAY_MODEL", model.to_str().unwrap()),
-            ("MCP_GATEWAY_EMBED_CACHE", cache.to_str().unwrap()),
-        ],
-    );
-    gw.initialize();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    // Every corpus tool listed…
-    loop {
-        let servers = structured(&gw.call_ok(
-            "tools/call",
-            json!({"name": "gateway_list_servers", "arguments": {}}),
-            CALL,
-        ));
-        let listed: u64 = servers["servers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| names.iter().any(|n| s["name"] == n.as_str()))
-            .map(|s| s["tools_count"].as_u64().unwrap_or(0))
-            .sum();
-        if listed as usize >= total {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{set}: only {listed}/{total} tools listed"
-        );
-        gw.wait_notification("notifications/tools/list_changed", Duration::from_secs(1));
-    }
-    // …and embedded: the answer says so.
-    loop {
-        let answer = structured(&gw.call_ok(
-            "tools/call",
-            json!({"name": "gateway_search_tools", "arguments": {"query": "list files", "limit": 1}}),
-            CALL,
-        ));
-        if answer["semantic"] == "ready" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline
-                && answer["semantic"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with("pending")),
-            "{set}: semantic channel not ready: {}",
-            answer["semantic"]
-        );
-        gw.wait_notification("notifications/tools/list_changed", Duration::from_secs(1));
-    }
+    let (mut gw, total) = serve(set, corpus);
     let queries = load_queries(&eval_dir().join(queries));
     let (mut hit1, mut hit5, mut hit10, mut mrr) = (0usize, 0usize, 0usize, 0.0f64);
     for (query, expected) in &queries {
-        let answer = structured(&gw.call_ok(
-            "tools/call",
-            json!({"name": "gateway_search_tools", "arguments": {"query": query, "limit": LIMIT}}),
-            CALL,
-        ));
+        let answer = search(&mut gw, query, LIMIT);
         let rank = answer["matches"]
             .as_array()
             .unwrap()

@@ -10,12 +10,13 @@
 //! `cargo run --release --example search-cv` (BENCHMARKS.md, "Search quality").
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use mcp_gateway::search::{SearchIndex, SemanticStatus, Semantics, ToolDoc};
 use serde_json::Value;
 
+use crate::support::corpus::eval_dir;
 use crate::support::{embed_cache_dir, model_dir};
 
 const LIMIT: usize = 10;
@@ -44,10 +45,6 @@ pub struct Floors {
     pub hit5: f64,
     pub hit10: f64,
     pub mrr: f64,
-}
-
-pub fn eval_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval")
 }
 
 fn read(path: &Path) -> String {

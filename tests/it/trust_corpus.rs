@@ -13,7 +13,7 @@ use mcp_gateway::trust::{Trust, tool_owners};
 use rmcp::model::Tool;
 use serde_json::Value;
 
-use crate::search_quality::eval_dir;
+use crate::support::corpus::eval_dir;
 
 fn corpus(rel: &str) -> BTreeMap<String, Vec<Tool>> {
     let path = eval_dir().join(rel);

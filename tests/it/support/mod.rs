@@ -4,6 +4,7 @@
 //! Each test file includes this with `mod support;`; not every file uses every helper.
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod corpus;
 pub mod http;
 mod stdio_client;
 

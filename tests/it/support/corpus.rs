@@ -1,0 +1,128 @@
+//! A shared evaluation corpus served end to end: the gateway binary with one real stdio
+//! backend per corpus server (`../shared/eval/harness/corpus_server.py`, as the shared
+//! harness configures them), started and waited on until every tool is listed and the
+//! search answer reports the semantic channel `ready`. Used by the end-to-end evaluation
+//! (`search_eval.rs`) and the search benchmark's round-trip rows.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{StdioPeer, embed_cache_dir, gateway_bin, model_dir, temp_path};
+
+const CALL: Duration = Duration::from_secs(60);
+
+/// `../shared/eval`, next to the crate.
+pub fn eval_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval")
+}
+
+/// Tool count per server of the corpus at `path`.
+fn servers(path: &Path) -> BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|err| {
+        panic!(
+            "search-eval data missing: cannot read {} ({err}); the evaluation sets must sit in ../shared/eval next to the crate",
+            path.display()
+        )
+    });
+    let tools: Vec<Value> = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{}: not a JSON list of tools: {err}", path.display()));
+    let mut servers = BTreeMap::new();
+    for tool in tools {
+        let server = tool["server"].as_str().unwrap_or_default().to_owned();
+        *servers.entry(server).or_default() += 1;
+    }
+    servers
+}
+
+fn config(corpus: &Path, servers: &BTreeMap<String, usize>) -> String {
+    let script = eval_dir().join("harness/corpus_server.py");
+    let mut yaml = String::from("backends:\n");
+    for server in servers.keys() {
+        let _ = write!(
+            yaml,
+            "  {server:?}:\n    command: python3\n    args: [{:?}, {:?}, {server:?}]\n    description: \"MCP server {server}\"\n",
+            script.display().to_string(),
+            corpus.display().to_string(),
+        );
+    }
+    yaml
+}
+
+fn structured(result: &Value) -> Value {
+    result["structuredContent"].clone()
+}
+
+/// The gateway serving the corpus `corpus` (relative to `eval_dir()`), every tool listed and
+/// embedded; and the number of tools.
+pub fn serve(set: &str, corpus: &str) -> (StdioPeer, usize) {
+    let corpus = eval_dir().join(corpus);
+    let servers = servers(&corpus);
+    let total: usize = servers.values().sum();
+    let path = temp_path(&format!("search-eval-{set}.yaml"));
+    std::fs::write(&path, config(&corpus, &servers)).unwrap();
+    let model = model_dir();
+    let cache = embed_cache_dir();
+    let mut gw = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", path.to_str().unwrap()],
+        &[
+            ("MCP_GATEWAY_MODEL", model.to_str().unwrap()),
+            ("MCP_GATEWAY_EMBED_CACHE", cache.to_str().unwrap()),
+        ],
+    );
+    gw.initialize();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    // Every corpus tool listed…
+    loop {
+        let listed = structured(&gw.call_ok(
+            "tools/call",
+            json!({"name": "gateway_list_servers", "arguments": {}}),
+            CALL,
+        ));
+        let listed: u64 = listed["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"].as_str().is_some_and(|n| servers.contains_key(n)))
+            .map(|s| s["tools_count"].as_u64().unwrap_or(0))
+            .sum();
+        if listed as usize >= total {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{set}: only {listed}/{total} tools listed"
+        );
+        gw.wait_notification("notifications/tools/list_changed", Duration::from_secs(1));
+    }
+    // …and embedded: the answer says so.
+    loop {
+        let answer = search(&mut gw, "list files", 1);
+        if answer["semantic"] == "ready" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline
+                && answer["semantic"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("pending")),
+            "{set}: semantic channel not ready: {}",
+            answer["semantic"]
+        );
+        gw.wait_notification("notifications/tools/list_changed", Duration::from_secs(1));
+    }
+    (gw, total)
+}
+
+/// `gateway_search_tools`' structured answer for `query`.
+pub fn search(gw: &mut StdioPeer, query: &str, limit: usize) -> Value {
+    structured(&gw.call_ok(
+        "tools/call",
+        json!({"name": "gateway_search_tools", "arguments": {"query": query, "limit": limit}}),
+        CALL,
+    ))
+}
