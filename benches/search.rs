@@ -5,7 +5,9 @@
 //! semantic channel with the real model (the wheel `tests/peers/install.sh` installs):
 //! query embedding, first-time embedding of every tool (fresh cache, both cores), whole
 //! fused search (p50/p99), a ~100-tool backend re-indexed from the embedding cache, and the
-//! process RSS with the model and all vectors. Prints a Markdown report.
+//! process RSS with the model and all vectors. Last, msc-bench served end to end through the
+//! binary: search round trips and the gateway's RSS (`-- round-trip` runs only this part).
+//! Prints a Markdown report.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod common;
@@ -41,6 +43,11 @@ fn queries(name: &str) -> Vec<String> {
 }
 
 fn main() {
+    // `cargo bench --bench search -- round-trip` measures only the round trips.
+    if std::env::args().any(|a| a == "round-trip") {
+        println!("machine: {}", machine());
+        return round_trip();
+    }
     let tools: Vec<Value> = [corpus("tool-corpus.json"), corpus("github-corpus.json")].concat();
     let mut servers: BTreeMap<String, Vec<ToolDoc>> = BTreeMap::new();
     let mut total = 0;

@@ -107,21 +107,12 @@ fn levers() -> Vec<(&'static str, LexicalOptions)> {
                 ..d
             },
         ),
+        ("read 32 words", LexicalOptions { max_words: 32, ..d }),
         (
-            "no word tables (related, implied, notations)",
+            "no word tables (related, implied)",
             LexicalOptions {
                 related: false,
                 implies: false,
-                notations: false,
-                ..d
-            },
-        ),
-        ("read 16 words", LexicalOptions { max_words: 16, ..d }),
-        ("read 64 words", LexicalOptions { max_words: 64, ..d }),
-        (
-            "read 128 words",
-            LexicalOptions {
-                max_words: 128,
                 ..d
             },
         ),
@@ -237,17 +228,14 @@ fn grid() -> Vec<(&'static str, Fusion)> {
     for alpha in [0.5, 0.6, 0.7, 0.8] {
         for margin in [0.2, 0.35, 0.5] {
             for alpha_confident in [0.1, 0.2, 0.3, 0.4] {
-                for alpha_long in [alpha, 0.2, 0.3, 0.4] {
-                    g.push((
-                        "gated",
-                        Fusion::Gated {
-                            alpha,
-                            margin,
-                            alpha_confident,
-                            alpha_long,
-                        },
-                    ));
-                }
+                g.push((
+                    "gated",
+                    Fusion::Gated {
+                        alpha,
+                        margin,
+                        alpha_confident,
+                    },
+                ));
             }
         }
     }
@@ -530,7 +518,6 @@ impl Cv {
             let lexical = |q: &Query| Candidates {
                 lexical: q.lexical[v].clone(),
                 dense: Vec::new(),
-                long: q.split.long,
             };
             let fused = |q: &Query| Candidates {
                 lexical: q.lexical[v].clone(),

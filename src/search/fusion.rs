@@ -16,8 +16,6 @@ pub struct Candidates {
     pub lexical: Vec<(ToolKey, f32)>,
     /// Cosine similarities with the query's embedding; empty when the channel is off.
     pub dense: Vec<(ToolKey, f32)>,
-    /// The query is a long request of several clauses (`clauses.rs`).
-    pub long: bool,
 }
 
 /// How to fuse.
@@ -35,12 +33,11 @@ pub enum Fusion {
         alpha: f32,
     },
     /// `Convex` with `alpha_confident` instead of `alpha` when the lexical runner-up scores
-    /// at most `(1 - margin)` of the top hit, else `alpha_long` for a long request.
+    /// at most `(1 - margin)` of the top hit.
     Gated {
         alpha: f32,
         margin: f32,
         alpha_confident: f32,
-        alpha_long: f32,
     },
 }
 
@@ -50,7 +47,6 @@ pub const DEFAULT: Fusion = Fusion::Gated {
     alpha: 0.5,
     margin: 0.35,
     alpha_confident: 0.4,
-    alpha_long: 0.5,
 };
 
 /// A built-in catalog tool's fused score is scaled by this: the user's own backends say
@@ -82,19 +78,13 @@ pub fn fuse(c: &Candidates, how: Fusion, demoted: Option<&str>) -> Vec<(ToolKey,
             alpha,
             margin,
             alpha_confident,
-            alpha_long,
         } => {
             let confident = match (c.lexical.first(), c.lexical.get(1)) {
                 (Some((_, top)), Some((_, next))) => *top > 0.0 && *next <= (1.0 - margin) * top,
                 (Some(_), None) => true,
                 _ => false,
             };
-            let alpha = match (confident, c.long) {
-                (true, _) => alpha_confident,
-                (false, true) => alpha_long,
-                (false, false) => alpha,
-            };
-            convex(c, alpha)
+            convex(c, if confident { alpha_confident } else { alpha })
         }
     };
     let demoted = |k: &ToolKey| demoted.is_some_and(|d| d == k.0);
@@ -154,7 +144,6 @@ mod tests {
         let c = Candidates {
             lexical: vec![(key("a"), 3.0), (key("b"), 1.0)],
             dense: vec![],
-            long: false,
         };
         let fused = fuse(&c, DEFAULT, None);
         assert_eq!(fused[0].0, key("a"));
@@ -166,7 +155,6 @@ mod tests {
         let c = Candidates {
             lexical: vec![(key("a"), 3.0), (key("b"), 2.9)],
             dense: vec![(key("b"), 0.8), (key("c"), 0.7), (key("a"), 0.1)],
-            long: false,
         };
         for how in [
             Fusion::Rrf {
@@ -187,7 +175,6 @@ mod tests {
                 (("time".into(), "b".into()), 1.0),
             ],
             dense: vec![],
-            long: false,
         };
         let fused = fuse(&c, DEFAULT, Some("capabilities"));
         assert_eq!(fused[0].0.0, "time");

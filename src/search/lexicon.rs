@@ -138,7 +138,7 @@ impl LexicalOptions {
         corrections: true,
         extensions: true,
         coverage: true,
-        max_words: 32,
+        max_words: 64,
     };
 }
 

@@ -268,21 +268,15 @@ impl SearchIndex {
             return Ok(Candidates::default());
         };
         self.semantic.activate();
-        let clauses = clauses::split(query);
-        let long = !clauses.is_empty();
         let mut texts = vec![query.to_owned()];
         if split_clauses {
-            texts.extend(clauses);
+            texts.extend(clauses::split(query));
         }
         let dense = match self.semantic.embed_query(&texts) {
             Some(vectors) => self.semantic.nearest(&vectors, server, DENSE_CANDIDATES),
             None => Vec::new(),
         };
-        Ok(Candidates {
-            lexical,
-            dense,
-            long,
-        })
+        Ok(Candidates { lexical, dense })
     }
 
     /// The lexical channel's ranking; `None` when the query has no searchable word.

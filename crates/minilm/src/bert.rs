@@ -11,7 +11,10 @@ use super::safetensors::Tensors;
 const LAYER_NORM_EPS: f32 = 1e-12;
 
 struct Linear {
-    /// `[out, in]`, as stored by PyTorch.
+    /// `[in, out]`, row-major: PyTorch stores `[out, in]`, but the matrix product packs
+    /// its right operand on every call, and packing reads this layout contiguously. A query
+    /// is a few dozen tokens, so that packing is a fixed cost the layout cuts by a quarter
+    /// of the whole embedding time.
     weight: Array2<f32>,
     bias: Array1<f32>,
 }
@@ -19,13 +22,17 @@ struct Linear {
 impl Linear {
     fn load(t: &Tensors, name: &str) -> Result<Self, EmbedError> {
         Ok(Self {
-            weight: t.matrix(&format!("{name}.weight"))?,
+            weight: t
+                .matrix(&format!("{name}.weight"))?
+                .reversed_axes()
+                .as_standard_layout()
+                .into_owned(),
             bias: t.vector(&format!("{name}.bias"))?,
         })
     }
 
     fn forward(&self, x: &ArrayView2<f32>) -> Array2<f32> {
-        let mut y = x.dot(&self.weight.t());
+        let mut y = x.dot(&self.weight);
         y += &self.bias;
         y
     }
