@@ -66,13 +66,6 @@ fn levers() -> Vec<(&'static str, LexicalOptions)> {
             },
         ),
         (
-            "no related-word groups",
-            LexicalOptions {
-                related: false,
-                ..d
-            },
-        ),
-        (
             "no one-way implications",
             LexicalOptions {
                 implies: false,
@@ -108,14 +101,6 @@ fn levers() -> Vec<(&'static str, LexicalOptions)> {
             },
         ),
         ("read 32 words", LexicalOptions { max_words: 32, ..d }),
-        (
-            "no word tables (related, implied)",
-            LexicalOptions {
-                related: false,
-                implies: false,
-                ..d
-            },
-        ),
     ]
 }
 

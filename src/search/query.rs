@@ -4,7 +4,7 @@
 //! query language: model-written text is full of quotes, colons, parentheses
 //! and URLs, and none of that may ever turn into a syntax error. Each query
 //! word becomes one weighted group: the literal term at full weight, typo
-//! corrections and related words at reduced weights, each searched in every
+//! corrections and implied words at reduced weights, each searched in every
 //! text field with that field's boost under BM25.
 
 use std::collections::HashSet;
@@ -22,8 +22,8 @@ use super::tokenizer::terms;
 
 /// A corrected spelling is probably, not certainly, what was meant.
 const CORRECTION_WEIGHT: f32 = 0.7;
-/// Related words widen recall but must not beat the user's own words.
-const RELATED_WEIGHT: f32 = 0.4;
+/// Implied words widen recall but must not beat the user's own words.
+const IMPLIED_WEIGHT: f32 = 0.4;
 /// Longer indexed words that start with a query word are likely kin.
 const EXTENSION_WEIGHT: f32 = 0.5;
 /// How many longer words one query word may extend to.
@@ -98,7 +98,7 @@ pub fn plan(
         }
         for target in targets {
             if vocabulary.contains(target) {
-                group.push(target.clone(), RELATED_WEIGHT);
+                group.push(target.clone(), IMPLIED_WEIGHT);
             }
         }
         groups.push(group);
@@ -125,7 +125,7 @@ fn expansion_group(targets: &[String], vocabulary: &Vocabulary) -> Group {
     };
     for target in targets {
         if vocabulary.contains(target) {
-            group.push(target.clone(), RELATED_WEIGHT);
+            group.push(target.clone(), IMPLIED_WEIGHT);
         }
     }
     group

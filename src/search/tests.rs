@@ -155,23 +155,20 @@ fn garbage_queries_give_empty_results_not_errors() -> Result<(), SearchError> {
 }
 
 #[test]
-fn related_words_help_but_do_not_outrank_literal_words() -> Result<(), SearchError> {
+fn implied_words_help_but_do_not_outrank_literal_words() -> Result<(), SearchError> {
     let index = SearchIndex::new()?;
     index.replace_server(
-        "fs",
+        "git",
         &[
-            tool("fs", "create_directory", "Create a new directory"),
-            tool("fs", "create_folder_link", "Create a folder shortcut"),
+            tool("git", "delete_branch", "Delete a branch"),
+            tool("git", "nuke_cache", "Nuke the local cache"),
         ],
     )?;
     assert_eq!(
-        names(&index.search("new dir", 10, None)?)[0],
-        "fs/create_directory"
+        names(&index.search("nuke that branch", 10, None)?)[0],
+        "git/delete_branch"
     );
-    assert_eq!(
-        names(&index.search("folder", 10, None)?)[0],
-        "fs/create_folder_link"
-    );
+    assert_eq!(names(&index.search("nuke", 10, None)?)[0], "git/nuke_cache");
     Ok(())
 }
 
