@@ -1,23 +1,22 @@
-//! Process-level settings that need the C library directly: the allocator's mmap threshold,
+//! Process-level settings that need the C library directly: returning free memory to the OS,
 //! parent-death signalling for backend processes, and a backend supervisor ending by the
 //! signal its command ended by. This is the crate's only module with
 //! `unsafe` code; each block says why it is sound.
 #![allow(unsafe_code)]
 
-/// Largest allocation glibc serves from its heap; bigger ones get their own mapping.
-const MMAP_THRESHOLD: i32 = 128 * 1024;
-
-/// Keep idle memory low. The search index's writer allocates megabytes of buffers for
-/// each update and frees them; glibc's *dynamic* mmap threshold then rises above their
-/// size, so later buffers come from the heap and their pages stay resident after being
-/// freed (about +10 MB RSS with a few backends). Pinning the threshold at its default
-/// makes large buffers mappings again, returned to the OS when freed.
-pub fn tune_allocator() {
+/// Hand the allocator's free memory back to the OS. The search index's writer allocates
+/// megabytes of buffers for each update and frees them; glibc keeps such freed heap pages
+/// resident for reuse (about +10 MB RSS with a few backends), so the index calls this when
+/// it lets its writer go. Trimming there, rather than pinning glibc's mmap threshold low,
+/// leaves the threshold dynamic for the hot paths: pinned at 128 KiB it had made every
+/// matrix product of a query embedding map, fault in and unmap fresh packing buffers (a
+/// third of a search round trip through the binary).
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; it is called once, at startup,
-    // before any other thread exists, with a documented option and an in-range value.
+    // SAFETY: malloc_trim takes the allocator's own locks and only releases memory that is
+    // free; no pointer held by any thread is affected.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        libc::malloc_trim(0);
     }
 }
 

@@ -501,11 +501,13 @@ impl Writer {
 
     /// Drop the writer, waiting for its threads, so its memory goes back.
     fn release(&self) {
-        if let Some(writer) = self.lock().take()
-            && let Err(err) = writer.wait_merging_threads()
-        {
+        let Some(writer) = self.lock().take() else {
+            return;
+        };
+        if let Err(err) = writer.wait_merging_threads() {
             tracing::warn!(error = %err, "search index writer did not shut down cleanly");
         }
+        crate::sys::release_free_memory();
     }
 }
 
