@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     if let Some(code) = mcp_gateway::backend::shim::run_if_asked() {
         return code;
     }
+    mcp_gateway::sys::tune_allocator();
     let cli = mcp_gateway::cli::Cli::parse();
     let log = mcp_gateway::cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

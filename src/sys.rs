@@ -1,16 +1,48 @@
-//! Process-level settings that need the C library directly: returning free memory to the OS,
+//! Process-level settings that need the C library directly: the allocator's mmap threshold
+//! and returning free memory to the OS,
 //! parent-death signalling for backend processes, and a backend supervisor ending by the
 //! signal its command ended by. This is the crate's only module with
 //! `unsafe` code; each block says why it is sound.
 #![allow(unsafe_code)]
 
-/// Hand the allocator's free memory back to the OS. The search index's writer allocates
-/// megabytes of buffers for each update and frees them; glibc keeps such freed heap pages
-/// resident for reuse (about +10 MB RSS with a few backends), so the index calls this when
-/// it lets its writer go. Trimming there, rather than pinning glibc's mmap threshold low,
-/// leaves the threshold dynamic for the hot paths: pinned at 128 KiB it had made every
-/// matrix product of a query embedding map, fault in and unmap fresh packing buffers (a
-/// third of a search round trip through the binary).
+/// Largest allocation glibc serves from its heap until the embedding model is loaded.
+const IDLE_MMAP_THRESHOLD: i32 = 128 * 1024;
+/// …and after: above the matrix products' packing buffers (up to about 1.6 MiB).
+const EMBEDDING_MMAP_THRESHOLD: i32 = 2 * 1024 * 1024;
+/// Free memory at the top of the heap kept for reuse once the model is loaded (an explicit
+/// threshold turns glibc's dynamic one off, whose default would trim after every embedding).
+const EMBEDDING_TRIM_THRESHOLD: i32 = 16 * 1024 * 1024;
+
+/// Keep idle memory low. The search index's writer allocates megabytes of buffers for
+/// each update and frees them; glibc's *dynamic* mmap threshold then rises above their
+/// size, so later buffers come from the heap and their pages stay resident after being
+/// freed. Pinning the threshold at its default makes large buffers mappings again,
+/// returned to the OS when freed. Called once, at startup.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator parameter (glibc documents it MT-Safe), with
+    // a documented option and an in-range value.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, IDLE_MMAP_THRESHOLD);
+    }
+}
+
+/// The embedding model is loaded: raise the threshold above the packing buffers each matrix
+/// product of an embedding allocates and frees. Left as mappings, every one of them was
+/// mapped, faulted in and unmapped again — a third of a search round trip through the
+/// binary. The index's freed buffers are then returned by [`release_free_memory`].
+pub fn allocator_for_embedding() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: as in `tune_allocator`.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, EMBEDDING_TRIM_THRESHOLD);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, EMBEDDING_MMAP_THRESHOLD);
+    }
+}
+
+/// Hand the allocator's free memory back to the OS: the search index calls this when it lets
+/// its writer go, so the megabytes of indexing buffers it freed leave the process even when
+/// they came from the heap.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes the allocator's own locks and only releases memory that is

@@ -184,12 +184,23 @@ impl Semantic {
             return None;
         }
         let model = read(&self.shared.model).clone()?;
-        Some(
-            texts
-                .iter()
-                .map(|t| model.embed_truncated(t, TEXT_TOKENS))
-                .collect(),
-        )
+        let embed = |t: &String| model.embed_truncated(t, TEXT_TOKENS);
+        Some(match texts {
+            [whole, clauses @ ..] if !clauses.is_empty() => {
+                // A long request: its clauses hold about as many tokens as the whole text,
+                // so a second thread embeds them meanwhile.
+                std::thread::scope(|scope| {
+                    let parts = scope.spawn(|| clauses.iter().map(embed).collect::<Vec<_>>());
+                    let mut vectors = vec![embed(whole)];
+                    match parts.join() {
+                        Ok(parts) => vectors.extend(parts),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                    vectors
+                })
+            }
+            _ => texts.iter().map(embed).collect(),
+        })
     }
 
     /// Each embedded tool's best cosine with any of `queries` (tools of `server` only, when
@@ -376,6 +387,7 @@ fn load_model(shared: &Shared) -> Option<Arc<Embedder>> {
     match Embedder::load(dir) {
         Ok(model) => {
             tracing::info!(dir = %dir.display(), ms = started.elapsed().as_millis() as u64, "embedding model loaded");
+            crate::sys::allocator_for_embedding();
             let model = Arc::new(model);
             *write(&shared.model) = Some(Arc::clone(&model));
             Some(model)
