@@ -150,7 +150,7 @@ mod tests {
             let now: Arc<[Tool]> = tools.clone().into();
             registry.update("s", |e| e.tools = now);
             registry.update("s", |e| e.last_error = None);
-            gateway.index_caught_up(Duration::from_secs(30)).await;
+            assert!(gateway.index_caught_up(Duration::from_secs(30)).await);
             let hits = gateway.inner.index.search(word, 5, None).unwrap();
             assert!(
                 hits.iter().any(|h| h.tool == *word),

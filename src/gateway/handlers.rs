@@ -204,7 +204,7 @@ impl Gateway {
     async fn search(&self, args: SearchArgs) -> Result<Value, String> {
         // An approval made since the last request joins the index before this search.
         self.inner.registry.recheck_trust();
-        self.index_caught_up(INDEX_WAIT).await;
+        let caught_up = self.index_caught_up(INDEX_WAIT).await;
         let snap = self.inner.registry.snapshot();
         if let Some(name) = &args.server {
             self.visible_server(&snap, name)?;
@@ -253,7 +253,11 @@ impl Gateway {
         let mut out = json!({
             "total": matches.len(),
             "matches": matches,
-            "semantic": search_answer::semantic(&self.inner.index.semantic_status()),
+            "semantic": if caught_up {
+                search_answer::semantic(&self.inner.index.semantic_status())
+            } else {
+                search_answer::catching_up()
+            },
         });
         let starting = snap.starting();
         if !starting.is_empty() {

@@ -216,10 +216,14 @@ impl Gateway {
 
     /// Wait (at most `limit`) until the search index reflects every registry change made
     /// so far, so a search never misses tools `gateway_list_servers` already reported.
-    async fn index_caught_up(&self, limit: std::time::Duration) {
+    /// Whether it does.
+    async fn index_caught_up(&self, limit: std::time::Duration) -> bool {
         let target = self.inner.registry.version();
         let mut indexed = self.inner.indexed.subscribe();
-        let _ = tokio::time::timeout(limit, indexed.wait_for(|v| *v >= target)).await;
+        matches!(
+            tokio::time::timeout(limit, indexed.wait_for(|v| *v >= target)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Tell every connected client that the tool list changed.

@@ -91,6 +91,12 @@ pub fn semantic(status: &SemanticStatus) -> Value {
     }
 }
 
+/// The `semantic` field while the index is still taking in tool lists the registry already
+/// has (a burst of backends listing at once): "ready" would claim more than is true.
+pub fn catching_up() -> Value {
+    json!("pending: the index is still taking in the latest tool lists; their tools may be missing")
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -501,12 +501,16 @@ impl Writer {
 
     /// Drop the writer, waiting for its threads, so its memory goes back.
     fn release(&self) {
-        let Some(writer) = self.lock().take() else {
+        // The slot stays locked until the writer is gone: it holds the index's lock, and an
+        // update opening the next writer meanwhile would fail on it.
+        let mut slot = self.lock();
+        let Some(writer) = slot.take() else {
             return;
         };
         if let Err(err) = writer.wait_merging_threads() {
             tracing::warn!(error = %err, "search index writer did not shut down cleanly");
         }
+        drop(slot);
         crate::sys::release_free_memory();
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::interop::peers_bin;
-use crate::support::{StdioPeer, embed_cache_dir, gateway_bin, model_dir, temp_path};
+use crate::support::{StdioPeer, spawn_with_model, temp_path};
 
 const CALL: Duration = Duration::from_secs(60);
 
@@ -32,17 +32,7 @@ fn time_and_catalog() -> StdioPeer {
         ),
     )
     .unwrap();
-    let model = model_dir();
-    let cache = embed_cache_dir();
-    let mut gw = StdioPeer::spawn(
-        &gateway_bin(),
-        &["serve", "--config", config.to_str().unwrap()],
-        &[
-            ("MCP_GATEWAY_MODEL", model.to_str().unwrap()),
-            ("MCP_GATEWAY_EMBED_CACHE", cache.to_str().unwrap()),
-        ],
-    );
-    gw.initialize();
+    let mut gw = spawn_with_model(&config);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let servers = gw.call_ok(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{StdioPeer, embed_cache_dir, gateway_bin, model_dir, temp_path};
+use super::{StdioPeer, spawn_with_model, temp_path};
 
 const CALL: Duration = Duration::from_secs(60);
 
@@ -64,17 +64,7 @@ pub fn serve(set: &str, corpus: &str) -> (StdioPeer, usize) {
     let total: usize = servers.values().sum();
     let path = temp_path(&format!("search-eval-{set}.yaml"));
     std::fs::write(&path, config(&corpus, &servers)).unwrap();
-    let model = model_dir();
-    let cache = embed_cache_dir();
-    let mut gw = StdioPeer::spawn(
-        &gateway_bin(),
-        &["serve", "--config", path.to_str().unwrap()],
-        &[
-            ("MCP_GATEWAY_MODEL", model.to_str().unwrap()),
-            ("MCP_GATEWAY_EMBED_CACHE", cache.to_str().unwrap()),
-        ],
-    );
-    gw.initialize();
+    let mut gw = spawn_with_model(&path);
     let deadline = Instant::now() + Duration::from_secs(900);
     // Every corpus tool listed…
     loop {

@@ -164,6 +164,23 @@ pub fn model_dir() -> PathBuf {
     })
 }
 
+/// The gateway serving `config` (initialized), searching with the test model and the shared
+/// embedding cache.
+pub fn spawn_with_model(config: &Path) -> StdioPeer {
+    let model = model_dir();
+    let cache = embed_cache_dir();
+    let mut gw = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[
+            ("MCP_GATEWAY_MODEL", model.to_str().unwrap()),
+            ("MCP_GATEWAY_EMBED_CACHE", cache.to_str().unwrap()),
+        ],
+    );
+    gw.initialize();
+    gw
+}
+
 /// A tool-embedding cache shared by test runs (entries are keyed by model and text, so
 /// reuse is always correct; it only saves time).
 pub fn embed_cache_dir() -> PathBuf {
