@@ -45,6 +45,7 @@ pub fn plan(
     lexicon: &Lexicon,
     vocabulary: &Vocabulary,
 ) -> Vec<Group> {
+    let options = lexicon.options;
     let words = terms(analyzer, text);
     // Bare numbers are issue ids, line numbers and versions: they name the
     // object, not the action, and would only match by accident.
@@ -57,7 +58,7 @@ pub fn plan(
     // uses them ("clash" must not become "class").
     let mut in_phrase = vec![false; words.len()];
     for (i, word) in words.iter().enumerate() {
-        if groups.len() >= lexicon.options.max_words {
+        if groups.len() >= options.max_words {
             break;
         }
         if let Some(pair) = words.get(i..i + 2) {
@@ -84,7 +85,6 @@ pub fn plan(
         let mut group = Group {
             alternatives: vec![(word.clone(), 1.0)],
         };
-        let options = lexicon.options;
         if options.corrections && !vocabulary.contains(word) && !in_phrase[i] && targets.is_empty()
         {
             for fixed in vocabulary.corrections(word, MAX_CORRECTIONS) {
@@ -103,7 +103,7 @@ pub fn plan(
         }
         groups.push(group);
     }
-    let notations = if lexicon.options.notations {
+    let notations = if options.notations {
         patterns::implied_words(text)
     } else {
         Vec::new()
