@@ -10,7 +10,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use tokio_util::sync::CancellationToken;
 
 use super::executor::{ClientError, Executor, HostOverrides};
-use super::load::{Loaded, Loader, Trust};
+use super::load::{Loaded, Loader, Source, Trust};
 use super::pins::PinStore;
 use super::ssrf::NetworkPolicy;
 use super::{Capability, watch};
@@ -227,8 +227,17 @@ impl Actor {
         // Forget what is fixed, so it is logged again if it comes back.
         logged.retain(|t| seen.contains(t));
         let count = tools.len();
-        // Scanned like any backend's tools (a capability file is third-party text too);
-        // not pinned here: capability files carry their own pins.
+        // Scanned like any backend's tools (a capability file is third-party text too), but
+        // for the built-in catalog, the binary's own text; not pinned here: capability files
+        // carry their own pins.
+        self.registry.trust().vouch(
+            loaded
+                .capabilities
+                .values()
+                .filter(|l| matches!(l.source, Source::Builtin(_)))
+                .map(|l| normalize_tool(l.capability.to_tool()))
+                .collect(),
+        );
         let gated = self.registry.admit(&self.name, None, &tools);
         for held in &gated.held {
             tracing::warn!(

@@ -11,6 +11,9 @@
 //! running gateway re-reads the file when it changes ([`Trust::reload_if_changed`]).
 //!
 //! Capability tools are scanned but not pinned here (capability files carry their own pins).
+//! The built-in catalog's tools are the binary's own text, checked by its tests
+//! ([`Trust::vouch`]): they are not scanned, so a gateway serving only them never compiles
+//! the scan's patterns (about a megabyte).
 
 pub mod canonical;
 pub mod pins;
@@ -130,6 +133,8 @@ pub struct Trust {
     /// How a person names this config on the command line (`--config …`), for the
     /// commands a refusal quotes.
     config_arg: String,
+    /// Definitions the gateway itself ships: not scanned.
+    vouched: RwLock<Vec<Tool>>,
 }
 
 impl Default for Trust {
@@ -139,6 +144,7 @@ impl Default for Trust {
             store: None,
             scan: RwLock::new(ScanPolicy::default()),
             config_arg: String::new(),
+            vouched: RwLock::default(),
         }
     }
 }
@@ -157,6 +163,7 @@ impl Trust {
             store,
             scan: RwLock::new(config.scan.clone()),
             config_arg: config_arg(config.source.as_deref()),
+            vouched: RwLock::default(),
         }
     }
 
@@ -166,12 +173,19 @@ impl Trust {
             store: Some(PinStore::open(path, None)),
             scan: RwLock::new(policy),
             config_arg: String::new(),
+            vouched: RwLock::default(),
         }
     }
 
     /// A reloaded config's scan policy; callers re-admit the backends' tools afterwards.
     pub fn set_scan(&self, policy: ScanPolicy) {
         *self.scan.write().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    /// `tools` are the gateway's own (the built-in catalog): a tool defined exactly so is not
+    /// scanned, whoever lists it. A definition that differs in anything is scanned as usual.
+    pub fn vouch(&self, tools: Vec<Tool>) {
+        *self.vouched.write().unwrap_or_else(|p| p.into_inner()) = tools;
     }
 
     pub fn scan_policy(&self) -> ScanPolicy {
@@ -223,10 +237,15 @@ impl Trust {
         shadowed: &dyn Fn(&str) -> Option<String>,
     ) -> Gated {
         let policy = self.scan.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let vouched = self.vouched.read().unwrap_or_else(|p| p.into_inner());
         let scanned: Vec<Vec<Finding>> = tools
             .iter()
             .map(|tool| {
-                let mut found = scan::scan(tool, &policy);
+                let mut found = if vouched.contains(tool) {
+                    Vec::new()
+                } else {
+                    scan::scan(tool, &policy)
+                };
                 let action = policy.action(FindingKind::Shadowing);
                 if action != Action::Off
                     && let Some(other) = shadowed(tool.name.as_ref())
@@ -241,6 +260,7 @@ impl Trust {
                 found
             })
             .collect();
+        drop(vouched);
         let pinned = match (backend, &self.store) {
             (Some(backend), Some(store)) if backend.mode != TrustMode::Off => {
                 let decisions = store.update(|file| pin(file, server, backend, tools, &scanned));

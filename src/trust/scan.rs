@@ -108,18 +108,22 @@ pub fn scan(tool: &Tool, policy: &ScanPolicy) -> Vec<Finding> {
         let checks = [
             (
                 FindingKind::ModelInstructions,
-                &*INSTRUCTIONS,
+                &INSTRUCTIONS,
                 "addresses the model",
             ),
-            (FindingKind::SecretAccess, &*SECRETS, "asks for secrets"),
+            (FindingKind::SecretAccess, &SECRETS, "asks for secrets"),
             (
                 FindingKind::Exfiltration,
-                &*EXFILTRATION,
+                &EXFILTRATION,
                 "asks to send data away",
             ),
-            (FindingKind::Url, &*URL, "links to"),
+            (FindingKind::Url, &URL, "links to"),
         ];
         for (kind, pattern, what) in checks {
+            // A kind that is off costs no matching, and its pattern is never compiled.
+            if policy.action(kind) == Action::Off {
+                continue;
+            }
             if let Some(m) = pattern.find(t.text) {
                 let at = t.text[..m.start()].chars().count();
                 add(kind, format!("{} {what}: {}", t.place, snippet(t.text, at)));

@@ -131,3 +131,13 @@ fn trust_corpus_no_real_tool_is_blocked() {
         total.blocked.join("\n")
     );
 }
+
+/// The gateway vouches for its built-in catalog instead of scanning it (`Trust::vouch`):
+/// honest only while the scan finds nothing in it.
+#[test]
+fn trust_corpus_builtin_catalog_scans_clean() {
+    let tools = &builtin()["capabilities"];
+    assert!(tools.len() >= 30, "the catalog shrank: {}", tools.len());
+    let gated = Trust::default().admit("capabilities", None, tools, &|_| None);
+    assert!(gated.findings.is_empty(), "{:#?}", gated.findings);
+}
