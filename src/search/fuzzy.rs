@@ -42,8 +42,16 @@ impl Vocabulary {
                     let Ok(term) = std::str::from_utf8(stream.key()) else {
                         continue;
                     };
+                    // Rebuilt on every index update: a key is allocated once per new term,
+                    // not once per field and segment it occurs in.
                     if is_prose {
-                        *doc_freq.entry(term.to_owned()).or_default() += stream.value().doc_freq;
+                        let freq = stream.value().doc_freq;
+                        match doc_freq.get_mut(term) {
+                            Some(total) => *total += freq,
+                            None => {
+                                doc_freq.insert(term.to_owned(), freq);
+                            }
+                        }
                     }
                     match known.get_mut(term) {
                         Some(mask) => *mask |= 1 << bit,

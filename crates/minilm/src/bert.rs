@@ -189,24 +189,24 @@ pub fn mean_pool_normalized(states: &Array2<f32>) -> Vec<f32> {
     mean.iter().map(|v| v / norm).collect()
 }
 
-/// BERT's exact GELU, `x·Φ(x)`.
+/// BERT's exact GELU, `x·Φ(x)`. In `f32`: it runs on every element of every intermediate
+/// layer, and `f64` exponentials were a tenth of an embedding's time.
 fn gelu(x: f32) -> f32 {
-    let x = f64::from(x);
-    (0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))) as f32
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// The error function to about 1.2e-7 (Numerical Recipes' Chebyshev fit of erfc).
-fn erf(x: f64) -> f64 {
+fn erf(x: f32) -> f32 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
+    let poly = -z * z - 1.265_512_2
+        + t * (1.000_023_7
             + t * (0.374_091_96
                 + t * (0.096_784_18
                     + t * (-0.186_288_06
                         + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                            + t * (-1.135_204
+                                + t * (1.488_515_9 + t * (-0.822_152_2 + t * 0.170_872_77))))))));
     let erfc = t * poly.exp();
     if x >= 0.0 { 1.0 - erfc } else { erfc - 1.0 }
 }
@@ -221,7 +221,7 @@ mod tests {
             (1.0, 0.842_700_792_9),
             (-2.0, -0.995_322_265),
         ] {
-            assert!((super::erf(x) - want).abs() < 2e-7, "erf({x})");
+            assert!((f64::from(super::erf(x as f32)) - want).abs() < 3e-7, "erf({x})");
         }
     }
 }
