@@ -227,9 +227,9 @@ impl Actor {
         // Forget what is fixed, so it is logged again if it comes back.
         logged.retain(|t| seen.contains(t));
         let count = tools.len();
-        // Scanned like any backend's tools (a capability file is third-party text too), but
-        // for the built-in catalog, the binary's own text; not pinned here: capability files
-        // carry their own pins.
+        // A capability file is third-party text: scanned like any backend's tools (not pinned
+        // here: capability files carry their own pins). The built-in catalog is the binary's
+        // own text: vouched for instead.
         self.registry.trust().vouch(
             loaded
                 .capabilities

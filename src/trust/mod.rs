@@ -13,7 +13,7 @@
 //! Capability tools are scanned but not pinned here (capability files carry their own pins).
 //! The built-in catalog's tools are the binary's own text, checked by its tests
 //! ([`Trust::vouch`]): they are not scanned, so a gateway serving only them never compiles
-//! the scan's patterns (about a megabyte).
+//! the scan's patterns, which are large once compiled.
 
 pub mod canonical;
 pub mod pins;
