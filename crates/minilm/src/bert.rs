@@ -221,7 +221,10 @@ mod tests {
             (1.0, 0.842_700_792_9),
             (-2.0, -0.995_322_265),
         ] {
-            assert!((f64::from(super::erf(x as f32)) - want).abs() < 3e-7, "erf({x})");
+            assert!(
+                (f64::from(super::erf(x as f32)) - want).abs() < 3e-7,
+                "erf({x})"
+            );
         }
     }
 }

@@ -131,7 +131,12 @@ impl Embedder {
 /// not be reordered), eight independent ones vectorise.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     let mut sums = [0.0f32; 8];
     for (x, y) in a8.zip(b8) {
         for i in 0..8 {
@@ -149,7 +154,10 @@ mod tests {
             let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
             let want: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(x * y)).sum();
-            assert!((f64::from(super::dot(&a, &b)) - want).abs() < 1e-4, "length {len}");
+            assert!(
+                (f64::from(super::dot(&a, &b)) - want).abs() < 1e-4,
+                "length {len}"
+            );
         }
     }
 }
