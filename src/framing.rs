@@ -13,6 +13,15 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 /// rmcp's own transports use).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Bytes read from the stream at a time. Small, because a gateway holds one reader per
+/// backend (hundreds for some users: 64 KiB each was a third of the memory of a gateway with
+/// 491 backends); a long line is gathered in the line buffer whatever this is.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// Capacity the line buffer keeps between lines. One long message (a tools/list of
+/// megabytes) would otherwise stay allocated for as long as the stream lives.
+const KEPT_LINE_BYTES: usize = 64 * 1024;
+
 /// What [`LineReader::next`] found.
 #[derive(Debug)]
 pub enum Frame {
@@ -53,7 +62,7 @@ pub struct LineReader<R> {
 impl<R: AsyncRead + Unpin> LineReader<R> {
     pub fn new(read: R, max: usize) -> Self {
         LineReader {
-            read: BufReader::with_capacity(64 * 1024, read),
+            read: BufReader::with_capacity(READ_BUFFER_BYTES, read),
             buf: Vec::new(),
             max,
             returned: false,
@@ -76,6 +85,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     pub async fn next(&mut self) -> Frame {
         if self.returned {
             self.buf.clear();
+            self.buf.shrink_to(KEPT_LINE_BYTES);
             self.returned = false;
         }
         loop {
@@ -311,6 +321,18 @@ mod tests {
         assert!(matches!(reader.next().await, Frame::Line));
         assert_eq!(reader.line(), br#"{"b":2}"#);
         assert!(matches!(reader.next().await, Frame::Eof));
+    }
+
+    #[tokio::test]
+    async fn a_long_line_leaves_no_long_buffer_behind() {
+        let long = format!("{{\"result\":\"{}\"}}", "x".repeat(4 * KEPT_LINE_BYTES));
+        let input = format!("{long}\n{{\"b\":2}}\n");
+        let mut reader = LineReader::new(input.as_bytes(), DEFAULT_MAX_MESSAGE_BYTES);
+        assert!(matches!(reader.next().await, Frame::Line));
+        assert_eq!(reader.line().len(), long.len());
+        assert!(matches!(reader.next().await, Frame::Line));
+        assert_eq!(reader.line(), br#"{"b":2}"#);
+        assert!(reader.buf.capacity() <= KEPT_LINE_BYTES);
     }
 
     /// A small deterministic generator, so the property test needs no extra crate.

@@ -359,6 +359,13 @@ fn worker(shared: &Shared) {
         if !queue.pending.contains_key(&server) {
             write(&shared.vectors).insert(server, Arc::new(set));
         }
+        let drained = queue.pending.is_empty();
+        drop(queue);
+        if drained {
+            // Embedding freed megabytes of buffers in its threads' arenas, which the raised
+            // trim threshold (`sys::allocator_for_embedding`) would otherwise keep resident.
+            crate::sys::release_free_memory();
+        }
     }
 }
 

@@ -263,7 +263,8 @@ impl Trust {
         drop(vouched);
         let pinned = match (backend, &self.store) {
             (Some(backend), Some(store)) if backend.mode != TrustMode::Off => {
-                let decisions = store.update(|file| pin(file, server, backend, tools, &scanned));
+                let decisions =
+                    store.update(server, |pins| pin(pins, server, backend, tools, &scanned));
                 if decisions
                     .as_ref()
                     .is_some_and(|d| d.iter().any(|(holds, _)| !holds.is_empty()))
@@ -318,18 +319,17 @@ fn blocking(found: &[Finding], approved: bool) -> Vec<Hold> {
         .collect()
 }
 
-/// Compare `tools` with `server`'s pins in `file`, pin what is trusted at sight, record what
+/// Compare `tools` with `server`'s `pins`, pin what is trusted at sight, record what
 /// is held as pending; the holds of each tool, in order, and whether a person approved its
 /// definition as it is.
 fn pin(
-    file: &mut PinFile,
+    pins: &mut pins::ServerPins,
     server: &str,
     backend: &BackendTrust,
     tools: &[Tool],
     scanned: &[Vec<Finding>],
 ) -> Vec<(Vec<Hold>, bool)> {
     let mode = backend.mode;
-    let pins = file.servers.entry(server.to_owned()).or_default();
     if pins.origin.as_deref() != Some(backend.origin.as_str()) {
         if pins.origin.is_some() {
             tracing::info!(

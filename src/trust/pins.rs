@@ -253,18 +253,22 @@ impl PinStore {
         self.lock().file.as_ref().err().cloned()
     }
 
-    /// Run `change` on the current pins (re-read first if the file changed) and write the
-    /// file when it changed them. `None` when the file is unusable (see [`PinStore::problem`]).
-    pub fn update<T>(&self, change: impl FnOnce(&mut PinFile) -> T) -> Option<T> {
+    /// Run `change` on `server`'s current pins (re-read first if the file changed) and write
+    /// the file when it changed them. `None` when the file is unusable (see
+    /// [`PinStore::problem`]).
+    pub fn update<T>(&self, server: &str, change: impl FnOnce(&mut ServerPins) -> T) -> Option<T> {
         // Across the re-read and the write: another process's change in between would be
         // written over. Always before the in-process state, as everywhere here.
         let _turn = turn(&self.path);
         self.refresh();
         let mut state = self.lock();
         let file = state.file.as_mut().ok()?;
-        let before = file.clone();
-        let out = change(file);
-        if *file != before {
+        // Only this server's pins are copied to see what changed: each backend's tool list
+        // comes through here, and copying every server's pins for each was quadratic.
+        let before = file.servers.get(server).cloned();
+        let pins = file.servers.entry(server.to_owned()).or_default();
+        let out = change(pins);
+        if before.as_ref() != Some(pins) {
             if file.config.is_none() {
                 file.config.clone_from(&self.config);
             }
