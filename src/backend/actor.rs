@@ -17,7 +17,8 @@ use super::client::{ActorCommand, BackendClient};
 use super::connect::{self, ConnectError, StderrTail};
 use super::lazy::{Activity, ToolCache};
 use super::progress::ProgressRoutes;
-use crate::config::{BackendConfig, StartMode};
+use super::slots::StartSlots;
+use crate::config::{BackendConfig, StartMode, Transport};
 use crate::registry::{BackendEvent, IdleReason, Registry, ServerState, normalize_tool};
 use crate::relay::Relay;
 use crate::target::BackendHandle;
@@ -44,6 +45,8 @@ pub(crate) struct Actor {
     pub(crate) retry_now: Arc<Notify>,
     /// Where the backend's requests to the client go, and what the client can do.
     pub(crate) relay: Arc<Relay>,
+    /// Shared by every backend: a stdio backend starts in one.
+    pub(crate) starts: Arc<StartSlots>,
 }
 
 /// How one connection ended.
@@ -163,6 +166,15 @@ impl Actor {
     /// One connection, from spawn to its end. `only_to_list`: a lazy backend started to
     /// fill its tool cache, stopped again once no call uses it.
     async fn run_once(&self, cache: Option<&ToolCache>, only_to_list: bool) -> Ended {
+        // A local process waits for a start slot; a remote server costs this machine little.
+        let slot = match self.config.transport {
+            Transport::Stdio { .. } => tokio::select! {
+                slot = self.starts.take() => Some(slot),
+                () = self.shutdown.cancelled() => return Ended::Shutdown,
+            },
+            Transport::Http { .. } => None,
+        };
+        // From here: the time a slot was waited for is not the backend's.
         let started = Instant::now();
         let stderr = StderrTail::default();
         let progress = ProgressRoutes::default();
@@ -216,6 +228,8 @@ impl Actor {
                 return Ended::Shutdown;
             }
         };
+        // Up and answering: the slot goes to the next backend waiting.
+        drop(slot);
         // The peer's list cache could hand back a stale list after a backend error; the
         // registry is our cache.
         service

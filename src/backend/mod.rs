@@ -13,6 +13,7 @@ mod lazy;
 mod list;
 mod progress;
 pub mod shim;
+mod slots;
 mod stdio;
 
 mod supervisor;

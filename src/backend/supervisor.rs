@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::actor;
+use super::slots::StartSlots;
 use crate::config::{BackendConfig, CapabilitiesConfig, Config, Transport};
 use crate::registry::{Registry, ServerEntry, ServerState, TransportKind};
 use crate::relay::Relay;
@@ -37,6 +38,8 @@ pub struct Supervisor {
     running: tokio::sync::Mutex<Running>,
     /// Handed to every actor: the backends' requests to the client go through it.
     relay: Arc<Relay>,
+    /// Shared by every actor: a stdio backend holds one while it starts.
+    starts: Arc<StartSlots>,
 }
 
 #[derive(Default)]
@@ -104,6 +107,7 @@ impl Supervisor {
             tasks: TaskTracker::new(),
             running: tokio::sync::Mutex::new(Running::default()),
             relay: Arc::clone(relay),
+            starts: Arc::new(StartSlots::new()),
         };
         let mut running = Running::default();
         for backend in config.backends.values() {
@@ -261,6 +265,7 @@ impl Supervisor {
                 shutdown: stop.clone(),
                 retry_now,
                 relay: Arc::clone(&self.relay),
+                starts: Arc::clone(&self.starts),
             };
             let done = self.spawn(stop.clone(), Box::pin(actor.run()));
             Some(ActorTask { stop, done })

@@ -216,7 +216,8 @@ impl PinStore {
             })),
             path,
         };
-        store.reload();
+        // A missing file is the empty store it starts with.
+        store.refresh();
         store
     }
 
@@ -228,23 +229,22 @@ impl PinStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn reload(&self) {
+    /// Re-read the file if it changed on disk since it was last read or written; whether
+    /// it did. One `stat` when it did not.
+    pub fn refresh(&self) -> bool {
+        // Looked at under the lock: a write of ours in between (the burst's writer thread)
+        // would otherwise look like someone else's, and every backend's tools would be
+        // sorted again for nothing.
         let mut state = self.lock();
-        state.stamp = stamp(&self.path);
+        let now = stamp(&self.path);
+        if state.stamp == now {
+            return false;
+        }
+        state.stamp = now;
         state.file = read(&self.path).map_err(|e| e.to_string());
         if let Err(e) = &state.file {
             tracing::error!("{e}");
         }
-    }
-
-    /// Re-read the file if it changed on disk since it was last read or written; whether
-    /// it did. One `stat` when it did not.
-    pub fn refresh(&self) -> bool {
-        let now = stamp(&self.path);
-        if self.lock().stamp == now {
-            return false;
-        }
-        self.reload();
         true
     }
 

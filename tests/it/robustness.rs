@@ -391,3 +391,56 @@ fn an_http_backend_that_answers_an_error_status_says_which() {
     assert!(error.contains("503"), "{error}");
     assert!(!error.contains("WorkerTransport"), "{error}");
 }
+
+#[test]
+fn backends_that_hang_at_start_hold_a_start_slot_two_seconds_at_most() {
+    // Two start slots; three backends that note when they start and never answer
+    // `initialize`, and a good one.
+    let starts = temp_path("starts.log");
+    let hung = (1..=3)
+        .map(|i| {
+            format!(
+                "  hang{i}:\n    command: sh\n    args: [\"-c\", \"date +%s%N >> {}; exec sleep 300\"]\n",
+                starts.display()
+            )
+        })
+        .collect::<String>();
+    let config = write_config(&format!("backends:\n{hung}{}", fixture("good", &[])));
+    let mut peer = StdioPeer::spawn(
+        &gateway_bin(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("MCP_GATEWAY_TEST_START_SLOTS", "2")],
+    );
+    peer.initialize();
+    // Whatever order they start in, the good one and the third hung one get a slot once a
+    // hung start's hold is over, not after its 5-minute start timeout.
+    wait_ready(&mut peer, &["good"]);
+    let deadline = Instant::now() + T;
+    let starts = loop {
+        let text = std::fs::read_to_string(&starts).unwrap_or_default();
+        let mut nanos: Vec<u128> = text.lines().filter_map(|l| l.parse().ok()).collect();
+        if nanos.len() == 3 {
+            nanos.sort_unstable();
+            break nanos;
+        }
+        assert!(Instant::now() < deadline, "hung backends started: {text:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Two slots: the third hung backend waits for one of the first two to give its back.
+    let waited = Duration::from_nanos((starts[2] - starts[0]) as u64);
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "three backends started within {waited:?} with two slots"
+    );
+    let listed = tool(&mut peer, "gateway_list_servers", json!({}));
+    for row in listed["structuredContent"]["servers"].as_array().unwrap() {
+        let want = if row["name"] == "good" {
+            "ready"
+        } else {
+            "starting"
+        };
+        assert_eq!(row["state"], want, "{row}");
+    }
+    peer.close_stdin();
+    assert!(peer.wait_exit(Duration::from_secs(10)).is_some());
+}

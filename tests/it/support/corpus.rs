@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use super::{StdioPeer, spawn_with_model, temp_path};
 
 const CALL: Duration = Duration::from_secs(60);
+/// Longest an answer may take while the backends start: the gateway keeps serving its
+/// client meanwhile (491 backends starting at once once held its first answer for 40 s).
+const WHILE_STARTING: Duration = Duration::from_secs(20);
 
 /// `../shared/eval`, next to the crate.
 pub fn eval_dir() -> PathBuf {
@@ -71,7 +74,7 @@ pub fn serve(set: &str, corpus: &str) -> (StdioPeer, usize) {
         let listed = structured(&gw.call_ok(
             "tools/call",
             json!({"name": "gateway_list_servers", "arguments": {}}),
-            CALL,
+            WHILE_STARTING,
         ));
         let listed: u64 = listed["servers"]
             .as_array()
