@@ -103,8 +103,8 @@ async fn diff(
                     "tool": name,
                     "why": p.why,
                     "seen_at": p.seen_at,
-                    "pinned": pins.tools.get(name).map(|pin| &pin.definition),
-                    "seen": p.definition,
+                    "pinned": pins.tools.get(name).map(|pin| pin.definition.value()),
+                    "seen": p.definition.value(),
                 })
             })
             .collect();
@@ -123,10 +123,10 @@ async fn diff(
     }
     for (name, pending) in &pins.pending {
         println!("{server}/{name}: {}", pending.why.join("; "));
-        let seen = canonical::pretty(&pending.definition);
+        let seen = canonical::pretty(&pending.definition.value());
         let (before, label) = match pins.tools.get(name) {
             Some(pin) => (
-                canonical::pretty(&pin.definition),
+                canonical::pretty(&pin.definition.value()),
                 format!("pinned {}", pin.pinned_at),
             ),
             None => (String::new(), "not pinned".to_owned()),

@@ -355,14 +355,17 @@ fn pin(
         let mut holds = blocking(found, approved);
         match pin {
             Some(p) if p.sha256 == hash => {}
-            Some(p) => holds.push(Hold::Changed(canonical::changed_parts(&p.definition, &def))),
+            Some(p) => holds.push(Hold::Changed(canonical::changed_parts(
+                &p.definition.value(),
+                &def,
+            ))),
             None if first_sight || mode == TrustMode::Auto => {
                 if holds.is_empty() {
                     pins.tools.insert(
                         name.clone(),
                         pins::Pin {
                             sha256: hash.clone(),
-                            definition: def.clone(),
+                            definition: pins::Definition::of(&def),
                             pinned_at: now.clone(),
                             approved: false,
                         },
@@ -384,7 +387,7 @@ fn pin(
                     name,
                     pins::Pending {
                         sha256: hash,
-                        definition: def,
+                        definition: pins::Definition::of(&def),
                         seen_at: now.clone(),
                         why,
                     },

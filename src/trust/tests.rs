@@ -96,11 +96,11 @@ fn a_changed_tool_is_held_until_approved() {
     // What was seen is on disk for `tools diff` / `tools approve`.
     let file = pins::read(&path).unwrap();
     assert_eq!(
-        file.servers["fx"].pending["a"].definition["description"],
+        file.servers["fx"].pending["a"].definition.value()["description"],
         "A, but evil."
     );
     assert_eq!(
-        file.servers["fx"].tools["a"].definition["description"],
+        file.servers["fx"].tools["a"].definition.value()["description"],
         "A."
     );
 
