@@ -59,23 +59,38 @@ fn structured(result: &Value) -> Value {
     result["structuredContent"].clone()
 }
 
+/// A corpus served, and how its start went.
+pub struct Served {
+    pub gw: StdioPeer,
+    /// Tools in the corpus.
+    pub tools: usize,
+    /// From `initialize` answered until every tool was listed.
+    pub listed_after: Duration,
+    /// The slowest answer to `gateway_list_servers` while the backends started.
+    pub slowest_answer: Duration,
+}
+
 /// The gateway serving the corpus `corpus` (relative to `eval_dir()`), every tool listed and
-/// embedded; and the number of tools.
-pub fn serve(set: &str, corpus: &str) -> (StdioPeer, usize) {
+/// embedded.
+pub fn serve(set: &str, corpus: &str) -> Served {
     let corpus = eval_dir().join(corpus);
     let servers = servers(&corpus);
     let total: usize = servers.values().sum();
     let path = temp_path(&format!("search-eval-{set}.yaml"));
     std::fs::write(&path, config(&corpus, &servers)).unwrap();
     let mut gw = spawn_with_model(&path);
-    let deadline = Instant::now() + Duration::from_secs(900);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(900);
+    let mut slowest_answer = Duration::ZERO;
     // Every corpus tool listed…
     loop {
+        let asked = Instant::now();
         let listed = structured(&gw.call_ok(
             "tools/call",
             json!({"name": "gateway_list_servers", "arguments": {}}),
             WHILE_STARTING,
         ));
+        slowest_answer = slowest_answer.max(asked.elapsed());
         let listed: u64 = listed["servers"]
             .as_array()
             .unwrap()
@@ -92,6 +107,7 @@ pub fn serve(set: &str, corpus: &str) -> (StdioPeer, usize) {
         );
         gw.wait_notification("notifications/tools/list_changed", Duration::from_secs(1));
     }
+    let listed_after = started.elapsed();
     // …and embedded: the answer says so.
     loop {
         let answer = search(&mut gw, "list files", 1);
@@ -108,7 +124,12 @@ pub fn serve(set: &str, corpus: &str) -> (StdioPeer, usize) {
         );
         gw.wait_notification("notifications/tools/list_changed", Duration::from_secs(1));
     }
-    (gw, total)
+    Served {
+        gw,
+        tools: total,
+        listed_after,
+        slowest_answer,
+    }
 }
 
 /// `gateway_search_tools`' structured answer for `query`.
