@@ -231,7 +231,7 @@ fn semantic(batch: &[(String, Vec<ToolDoc>)], qs: &[String], total: usize) {
 fn round_trip() {
     let corpus::Served {
         mut gw,
-        tools: total,
+        total,
         listed_after,
         slowest_answer,
     } = corpus::serve("msc-bench", "msc-bench/corpus.json");

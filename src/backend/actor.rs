@@ -46,7 +46,7 @@ pub(crate) struct Actor {
     /// Where the backend's requests to the client go, and what the client can do.
     pub(crate) relay: Arc<Relay>,
     /// Shared by every backend: a stdio backend starts in one.
-    pub(crate) starts: Arc<StartSlots>,
+    pub(crate) starts: StartSlots,
 }
 
 /// How one connection ended.

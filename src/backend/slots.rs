@@ -8,18 +8,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio::sync::{Semaphore, oneshot};
 
 /// The longest one start keeps its slot.
 const HOLD: Duration = Duration::from_secs(2);
 
-/// Shared by every backend actor.
+/// Shared by every backend actor (a clone is the same slots).
+#[derive(Clone)]
 pub(crate) struct StartSlots(Arc<Semaphore>);
 
 /// A slot taken; given back when dropped (or after [`HOLD`]).
 pub(crate) struct Slot {
-    _given_back: DropGuard,
+    _given_back: oneshot::Sender<()>,
 }
 
 impl StartSlots {
@@ -34,17 +34,14 @@ impl StartSlots {
     /// Wait for a slot.
     pub(crate) async fn take(&self) -> Slot {
         let permit = Arc::clone(&self.0).acquire_owned().await;
-        let given_back = CancellationToken::new();
-        let done = given_back.clone();
+        let (given_back, dropped) = oneshot::channel();
         tokio::spawn(async move {
-            tokio::select! {
-                () = tokio::time::sleep(HOLD) => {}
-                () = done.cancelled() => {}
-            }
+            // Either way the permit goes: the slot was dropped, or it was held long enough.
+            let _ = tokio::time::timeout(HOLD, dropped).await;
             drop(permit);
         });
         Slot {
-            _given_back: given_back.drop_guard(),
+            _given_back: given_back,
         }
     }
 }

@@ -39,7 +39,7 @@ pub struct Supervisor {
     /// Handed to every actor: the backends' requests to the client go through it.
     relay: Arc<Relay>,
     /// Shared by every actor: a stdio backend holds one while it starts.
-    starts: Arc<StartSlots>,
+    starts: StartSlots,
 }
 
 #[derive(Default)]
@@ -107,7 +107,7 @@ impl Supervisor {
             tasks: TaskTracker::new(),
             running: tokio::sync::Mutex::new(Running::default()),
             relay: Arc::clone(relay),
-            starts: Arc::new(StartSlots::new()),
+            starts: StartSlots::new(),
         };
         let mut running = Running::default();
         for backend in config.backends.values() {
@@ -265,7 +265,7 @@ impl Supervisor {
                 shutdown: stop.clone(),
                 retry_now,
                 relay: Arc::clone(&self.relay),
-                starts: Arc::clone(&self.starts),
+                starts: self.starts.clone(),
             };
             let done = self.spawn(stop.clone(), Box::pin(actor.run()));
             Some(ActorTask { stop, done })

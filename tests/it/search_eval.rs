@@ -14,11 +14,7 @@ use crate::support::corpus::{Served, eval_dir, search, serve};
 const LIMIT: usize = 10;
 
 fn run(set: &str, corpus: &str, queries: &str, floors: &Floors) {
-    let Served {
-        mut gw,
-        tools: total,
-        ..
-    } = serve(set, corpus);
+    let Served { mut gw, total, .. } = serve(set, corpus);
     let queries = load_queries(&eval_dir().join(queries));
     let (mut hit1, mut hit5, mut hit10, mut mrr) = (0usize, 0usize, 0usize, 0.0f64);
     for (query, expected) in &queries {

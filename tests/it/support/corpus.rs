@@ -63,7 +63,7 @@ fn structured(result: &Value) -> Value {
 pub struct Served {
     pub gw: StdioPeer,
     /// Tools in the corpus.
-    pub tools: usize,
+    pub total: usize,
     /// From `initialize` answered until every tool was listed.
     pub listed_after: Duration,
     /// The slowest answer to `gateway_list_servers` while the backends started.
@@ -126,7 +126,7 @@ pub fn serve(set: &str, corpus: &str) -> Served {
     }
     Served {
         gw,
-        tools: total,
+        total,
         listed_after,
         slowest_answer,
     }
